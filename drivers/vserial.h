@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * vdpa_vserial: the host side of a virtio-console device as a vDPA device.
+ *
+ * Internal definitions shared by the virtqueue engine, the control
+ * protocol, the ports, the character devices and the vDPA operations.
+ *
+ * Locking, outermost first:
+ *
+ *   port->rlock / port->wlock   one host reader / writer at a time
+ *   vs->mem_sem  (read)         process-context users of guest memory
+ *   vs->mem_lock (read)         atomic-context users of guest memory
+ *   vq->lock                    ring state of the atomic-owned queues
+ *   vs->lock                    device and control-protocol state
+ *
+ * Reset, IOTLB changes and virtqueue (re)configuration take mem_sem and
+ * mem_lock for writing, so no copy to or from guest memory is ever in
+ * flight while the memory it touches may go away.
+ *
+ * Each virtqueue has exactly one consumer:
+ *   - port transmit queues of data ports: the host reader (read(2));
+ *   - port receive queues: the host writer (write(2));
+ *   - console transmit queues and the control transmit queue: the kick
+ *     itself, in the caller's context.  The Linux console driver spins
+ *     with interrupts off until these buffers come back, so they must be
+ *     completed without waiting for anything that may need that CPU;
+ *   - the control receive queue: the device worker.
+ */
+#ifndef _VSERIAL_H
+#define _VSERIAL_H
+
+#include <linux/cdev.h>
+#include <linux/device.h>
+#include <linux/kfifo.h>
+#include <linux/mutex.h>
+#include <linux/rwsem.h>
+#include <linux/spinlock.h>
+#include <linux/uio.h>
+#include <linux/vdpa.h>
+#include <linux/vhost_iotlb.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+#include <uapi/linux/virtio_console.h>
+#include <uapi/linux/virtio_ring.h>
+
+#include <uapi/linux/vdpa_vserial.h>
+
+/* Queue size limits; QEMU 10.0 forces 1024 entries. */
+#define VSERIAL_VQ_NUM_MAX	1024
+/* Longest descriptor chain accepted, direct and indirect together. */
+#define VSERIAL_CHAIN_MAX	VSERIAL_VQ_NUM_MAX
+/* Buffers completed by one kick before the rest goes to the worker. */
+#define VSERIAL_KICK_BUDGET	256
+
+/* Features the device can offer. */
+#define VSERIAL_FEATURES	(BIT_ULL(VIRTIO_F_VERSION_1) |		\
+				 BIT_ULL(VIRTIO_F_ACCESS_PLATFORM) |	\
+				 BIT_ULL(VIRTIO_RING_F_EVENT_IDX) |	\
+				 BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC) |	\
+				 BIT_ULL(VIRTIO_CONSOLE_F_SIZE) |	\
+				 BIT_ULL(VIRTIO_CONSOLE_F_MULTIPORT) |	\
+				 BIT_ULL(VIRTIO_CONSOLE_F_EMERG_WRITE))
+
+struct vserial_dev;
+
+/* Where the consumer of a descriptor chain stands. */
+struct vsq_chain {
+	u64 table;		/* IOVA of the indirect table, 0 if direct */
+	u64 addr;		/* IOVA of the rest of the current segment */
+	u32 len;		/* bytes left in the current segment */
+	u32 table_num;		/* entries of the indirect table */
+	u32 seen;		/* descriptors visited so far */
+	u32 written;		/* bytes the device wrote (used length) */
+	u16 head;		/* head index, reported in the used ring */
+	u16 next;		/* next descriptor, valid if has_next */
+	bool has_next;
+	bool write;		/* current segment is device-writable */
+};
+
+struct vsq {
+	spinlock_t lock;	/* ring state of atomic-owned queues */
+	struct vserial_dev *vs;
+	struct vdpa_callback cb;
+	u64 desc_addr;
+	u64 avail_addr;
+	u64 used_addr;
+	u32 num;
+	u16 idx;
+	u16 last_avail_idx;	/* next avail entry to consume */
+	u16 used_idx;		/* shadow of used->idx */
+	u16 signalled_used;	/* used->idx at the last interrupt */
+	bool signalled_valid;
+	bool ready;
+	bool broken;		/* malformed ring: stopped until reset */
+	bool device_writes;	/* receive queue: the device fills buffers */
+	bool chain_active;	/* @chain is popped and not yet used */
+	struct vsq_chain chain;
+};
+
+enum vserial_guest_state {
+	VSERIAL_GUEST_ABSENT,	/* not announced to the driver */
+	VSERIAL_GUEST_ADDED,	/* PORT_ADD queued or sent */
+	VSERIAL_GUEST_READY,	/* driver answered PORT_READY 1 */
+};
+
+/* Control messages a port owes the driver, sent in this bit order. */
+enum {
+	VSERIAL_CTRL_ADD,
+	VSERIAL_CTRL_CONSOLE,
+	VSERIAL_CTRL_NAME,
+	VSERIAL_CTRL_OPEN,
+	VSERIAL_CTRL_NR,
+};
+
+struct vserial_port {
+	struct device dev;
+	struct cdev cdev;
+	struct vserial_dev *vs;	/* holds a reference on vs->vdpa.dev */
+	u32 id;
+	int minor;
+	bool console;
+	char name[VSERIAL_PORT_NAME_MAX + 1];
+
+	/* Host end. */
+	struct mutex rlock;	/* one reader at a time */
+	struct mutex wlock;	/* one writer at a time */
+	wait_queue_head_t wq;
+	unsigned long flags;
+#define VSERIAL_PORT_HOST_OPEN	0
+	atomic_t wake_seq;	/* bumped by every wake-up */
+	bool dead;		/* device gone; set under mem_sem write */
+
+	/* Driver side, under vs->lock. */
+	enum vserial_guest_state guest_state;
+	bool guest_connected;
+	unsigned long ctrl_pending;
+	struct list_head ctrl_node;
+
+	/*
+	 * Console ports only: output of the console driver.  That driver
+	 * waits with interrupts off for its buffers, so console output is
+	 * taken at once into this buffer; what does not fit is counted in
+	 * cons_dropped.  Single producer (the kick, under the transmit
+	 * queue's lock), single consumer (the reader, under rlock).
+	 */
+	DECLARE_KFIFO_PTR(cons_fifo, u8);
+	atomic64_t cons_dropped;
+};
+
+struct vserial_dev {
+	struct vdpa_device vdpa;
+
+	spinlock_t lock;	/* status, features, control protocol */
+	u8 status;
+	bool device_ready;	/* DEVICE_READY 1 received since reset */
+	bool suspended;
+	bool pt;		/* identity IOVA mapping (no map set) */
+	u64 dev_features;
+	u64 drv_features;
+	u32 max_nr_ports;
+	u32 generation;
+	u16 cols;
+	u16 rows;
+	struct vdpa_callback config_cb;
+	struct list_head ctrl_list;	/* ports with ctrl_pending != 0 */
+
+	struct rw_semaphore mem_sem;
+	rwlock_t mem_lock;
+	struct vhost_iotlb *iotlb;
+
+	u32 nvqs;
+	struct vsq *vqs;
+	struct vserial_port **ports;	/* by id, max_nr_ports entries */
+
+	struct work_struct work;
+	unsigned long *irq_pending;	/* vqs owed an interrupt */
+	bool config_irq_pending;
+};
+
+static inline struct vserial_dev *vdpa_to_vs(struct vdpa_device *vdpa)
+{
+	return container_of(vdpa, struct vserial_dev, vdpa);
+}
+
+static inline bool vs_has_feature(const struct vserial_dev *vs,
+				  unsigned int bit)
+{
+	return vs->drv_features & BIT_ULL(bit);
+}
+
+static inline bool vs_multiport(const struct vserial_dev *vs)
+{
+	return vs_has_feature(vs, VIRTIO_CONSOLE_F_MULTIPORT);
+}
+
+/* Queue numbering of the virtio console device. */
+#define VSERIAL_CTRL_RXQ	2
+#define VSERIAL_CTRL_TXQ	3
+
+static inline u16 vserial_port_rxq(u32 id)
+{
+	return id ? 2 * id + 2 : 0;
+}
+
+static inline u16 vserial_port_txq(u32 id)
+{
+	return vserial_port_rxq(id) + 1;
+}
+
+/* Port id served by queue @qid, or -1 for the control queues. */
+static inline int vserial_qid_port(u16 qid)
+{
+	if (qid < 2)
+		return 0;
+	if (qid < 4)
+		return -1;
+	return qid / 2 - 1;
+}
+
+extern struct workqueue_struct *vserial_wq;
+
+/* vserial_vq.c: device side of split virtqueues. */
+void vsq_init(struct vsq *vq, struct vserial_dev *vs, u16 idx);
+void vsq_reset(struct vsq *vq);
+bool vsq_usable(struct vsq *vq);
+int vsq_next_chain(struct vsq *vq);
+int vsq_chain_read(struct vsq *vq, void *buf, size_t len);
+int vsq_chain_write(struct vsq *vq, const void *buf, size_t len);
+void vsq_complete(struct vsq *vq);
+bool vsq_publish(struct vsq *vq);
+bool vsq_has_avail(struct vsq *vq);
+bool vsq_arm(struct vsq *vq);
+void vsq_fail(struct vsq *vq, const char *why);
+ssize_t vsq_read_iter(struct vsq *vq, struct iov_iter *to);
+ssize_t vsq_write_iter(struct vsq *vq, struct iov_iter *from);
+int vsq_console_drain(struct vsq *vq, struct vserial_port *port);
+int vs_guest_read(struct vserial_dev *vs, u64 iova, void *buf, size_t len);
+
+/* vserial_ctrl.c: the control queue protocol. */
+void vserial_ctrl_queue(struct vserial_port *port, unsigned int msg);
+void vserial_ctrl_handle_tx(struct vserial_dev *vs);
+void vserial_ctrl_flush(struct vserial_dev *vs);
+void vserial_ctrl_reset(struct vserial_dev *vs);
+void vserial_ctrl_driver_ok(struct vserial_dev *vs);
+
+/* vserial_port.c: ports and their host-side data path. */
+int vserial_ports_create(struct vserial_dev *vs, const char *spec);
+void vserial_ports_free(struct vserial_dev *vs);
+int vserial_ports_publish(struct vserial_dev *vs);
+void vserial_ports_unpublish(struct vserial_dev *vs);
+void vserial_ports_kill(struct vserial_dev *vs);
+void vserial_ports_poll_consoles(struct vserial_dev *vs);
+struct vserial_port *vserial_port_of_vq(struct vsq *vq);
+void vserial_port_kick(struct vserial_port *port, struct vsq *vq);
+void vserial_port_wake(struct vserial_port *port);
+void vserial_port_emerg_write(struct vserial_dev *vs, u8 c);
+int vserial_port_host_open(struct vserial_port *port);
+void vserial_port_host_close(struct vserial_port *port);
+ssize_t vserial_port_read(struct vserial_port *port, struct iov_iter *to,
+			  bool nonblock);
+ssize_t vserial_port_write(struct vserial_port *port, struct iov_iter *from,
+			   bool nonblock);
+__poll_t vserial_port_poll(struct vserial_port *port);
+
+/* vserial_cdev.c: /dev/vserialN and the vserial class. */
+int vserial_cdev_init(void);
+void vserial_cdev_exit(void);
+int vserial_cdev_add(struct vserial_port *port);
+void vserial_cdev_del(struct vserial_port *port);
+void vserial_cdev_put_minor(struct vserial_port *port);
+void vserial_port_release(struct device *dev);
+
+/* vserial_vdpa.c: the vDPA device. */
+struct vserial_dev *vserial_dev_create(struct device *parent,
+				       const char *name, u64 features,
+				       u32 max_nr_ports);
+void vserial_dev_schedule(struct vserial_dev *vs);
+void vserial_dev_irq(struct vsq *vq);
+
+#endif /* _VSERIAL_H */

@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vdpa_vserial: the host end of every port, /dev/vserialN, and the
+ * "vserial" device class (/sys/class/vserial/vserialN/).
+ */
+
+#include <linux/fs.h>
+#include <linux/idr.h>
+#include <linux/poll.h>
+#include <linux/uio.h>
+
+#include "vserial.h"
+
+#define VSERIAL_MINORS	BIT(16)
+
+static dev_t vserial_devt;
+static DEFINE_IDA(vserial_minor_ida);
+
+static int vserial_open(struct inode *inode, struct file *file)
+{
+	struct vserial_port *port =
+		container_of(inode->i_cdev, struct vserial_port, cdev);
+	int ret;
+
+	ret = vserial_port_host_open(port);
+	if (ret)
+		return ret;
+	file->private_data = port;
+	return stream_open(inode, file);
+}
+
+static int vserial_release(struct inode *inode, struct file *file)
+{
+	vserial_port_host_close(file->private_data);
+	return 0;
+}
+
+static ssize_t vserial_read_iter(struct kiocb *iocb, struct iov_iter *to)
+{
+	struct vserial_port *port = iocb->ki_filp->private_data;
+
+	return vserial_port_read(port, to, (iocb->ki_flags & IOCB_NOWAIT) ||
+				 (iocb->ki_filp->f_flags & O_NONBLOCK));
+}
+
+static ssize_t vserial_write_iter(struct kiocb *iocb, struct iov_iter *from)
+{
+	struct vserial_port *port = iocb->ki_filp->private_data;
+
+	return vserial_port_write(port, from, (iocb->ki_flags & IOCB_NOWAIT) ||
+				  (iocb->ki_filp->f_flags & O_NONBLOCK));
+}
+
+static __poll_t vserial_poll(struct file *file, poll_table *wait)
+{
+	struct vserial_port *port = file->private_data;
+
+	poll_wait(file, &port->wq, wait);
+	return vserial_port_poll(port);
+}
+
+static const struct file_operations vserial_fops = {
+	.owner = THIS_MODULE,
+	.open = vserial_open,
+	.release = vserial_release,
+	.read_iter = vserial_read_iter,
+	.write_iter = vserial_write_iter,
+	.poll = vserial_poll,
+};
+
+static struct vserial_port *dev_to_port(struct device *dev)
+{
+	return container_of(dev, struct vserial_port, dev);
+}
+
+static ssize_t name_show(struct device *dev, struct device_attribute *attr,
+			 char *buf)
+{
+	return sysfs_emit(buf, "%s\n", dev_to_port(dev)->name);
+}
+static DEVICE_ATTR_RO(name);
+
+static ssize_t port_id_show(struct device *dev, struct device_attribute *attr,
+			    char *buf)
+{
+	return sysfs_emit(buf, "%u\n", dev_to_port(dev)->id);
+}
+static DEVICE_ATTR_RO(port_id);
+
+static ssize_t console_show(struct device *dev, struct device_attribute *attr,
+			    char *buf)
+{
+	return sysfs_emit(buf, "%d\n", dev_to_port(dev)->console);
+}
+static DEVICE_ATTR_RO(console);
+
+static ssize_t vdpa_device_show(struct device *dev,
+				struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%s\n", dev_name(&dev_to_port(dev)->vs->vdpa.dev));
+}
+static DEVICE_ATTR_RO(vdpa_device);
+
+static ssize_t guest_connected_show(struct device *dev,
+				    struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%d\n",
+			  READ_ONCE(dev_to_port(dev)->guest_connected));
+}
+static DEVICE_ATTR_RO(guest_connected);
+
+static ssize_t host_connected_show(struct device *dev,
+				   struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%d\n", test_bit(VSERIAL_PORT_HOST_OPEN,
+						&dev_to_port(dev)->flags));
+}
+static DEVICE_ATTR_RO(host_connected);
+
+static ssize_t console_dropped_show(struct device *dev,
+				    struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%lld\n",
+			  atomic64_read(&dev_to_port(dev)->cons_dropped));
+}
+static DEVICE_ATTR_RO(console_dropped);
+
+static struct attribute *vserial_port_attrs[] = {
+	&dev_attr_name.attr,
+	&dev_attr_port_id.attr,
+	&dev_attr_console.attr,
+	&dev_attr_vdpa_device.attr,
+	&dev_attr_guest_connected.attr,
+	&dev_attr_host_connected.attr,
+	&dev_attr_console_dropped.attr,
+	NULL,
+};
+ATTRIBUTE_GROUPS(vserial_port);
+
+static char *vserial_devnode(const struct device *dev, umode_t *mode)
+{
+	if (mode)
+		*mode = 0600;
+	return NULL;
+}
+
+static const struct class vserial_class = {
+	.name = "vserial",
+	.devnode = vserial_devnode,
+	.dev_groups = vserial_port_groups,
+};
+
+int vserial_cdev_add(struct vserial_port *port)
+{
+	struct vserial_dev *vs = port->vs;
+	int minor, ret;
+
+	minor = ida_alloc_max(&vserial_minor_ida, VSERIAL_MINORS - 1,
+			      GFP_KERNEL);
+	if (minor < 0)
+		return minor;
+
+	port->minor = minor;
+	device_initialize(&port->dev);
+	port->dev.class = &vserial_class;
+	port->dev.parent = &vs->vdpa.dev;
+	port->dev.devt = MKDEV(MAJOR(vserial_devt), minor);
+	port->dev.release = vserial_port_release;
+	/* Dropped by vserial_port_release(). */
+	get_device(&vs->vdpa.dev);
+
+	ret = dev_set_name(&port->dev, "vserial%d", minor);
+	if (ret)
+		goto err;
+
+	cdev_init(&port->cdev, &vserial_fops);
+	port->cdev.owner = THIS_MODULE;
+	ret = cdev_device_add(&port->cdev, &port->dev);
+	if (ret)
+		goto err;
+	return 0;
+err:
+	/* The release drops the minor and the port. */
+	vs->ports[port->id] = NULL;
+	put_device(&port->dev);
+	return ret;
+}
+
+void vserial_cdev_del(struct vserial_port *port)
+{
+	cdev_device_del(&port->cdev, &port->dev);
+}
+
+void vserial_cdev_put_minor(struct vserial_port *port)
+{
+	ida_free(&vserial_minor_ida, port->minor);
+}
+
+int vserial_cdev_init(void)
+{
+	int ret;
+
+	ret = alloc_chrdev_region(&vserial_devt, 0, VSERIAL_MINORS, "vserial");
+	if (ret)
+		return ret;
+	ret = class_register(&vserial_class);
+	if (ret)
+		unregister_chrdev_region(vserial_devt, VSERIAL_MINORS);
+	return ret;
+}
+
+void vserial_cdev_exit(void)
+{
+	class_unregister(&vserial_class);
+	unregister_chrdev_region(vserial_devt, VSERIAL_MINORS);
+	ida_destroy(&vserial_minor_ida);
+}

@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vdpa_vserial: the host side of a virtio-console device as a vDPA device.
+ *
+ * Module entry points, module parameters and the "vserial" vDPA
+ * management device: "vdpa dev add name NAME mgmtdev vserial" creates a
+ * console device, "vdpa dev del NAME" removes it.
+ */
+
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/slab.h>
+#include <uapi/linux/vdpa.h>
+#include <uapi/linux/virtio_config.h>
+#include <uapi/linux/virtio_ids.h>
+
+#include "vserial.h"
+
+static unsigned int max_ports = 31;
+
+static int max_ports_set(const char *val, const struct kernel_param *kp)
+{
+	return param_set_uint_minmax(val, kp, 1, VSERIAL_MAX_PORTS);
+}
+
+static const struct kernel_param_ops max_ports_ops = {
+	.set = max_ports_set,
+	.get = param_get_uint,
+};
+
+module_param_cb(max_ports, &max_ports_ops, &max_ports, 0644);
+MODULE_PARM_DESC(max_ports,
+		 "max_nr_ports of each new device, 1-511 (default 31); read at each \"vdpa dev add\"");
+
+static char *ports = "console:,org.qemu.guest_agent.0";
+module_param(ports, charp, 0644);
+MODULE_PARM_DESC(ports,
+		 "Initial ports of each new device, comma separated: NAME for a port, console:NAME (NAME may be empty) for a console port. Ids follow the list from 1; the first console port takes id 0 (default \"console:,org.qemu.guest_agent.0\")");
+
+struct workqueue_struct *vserial_wq;
+static struct device *vserial_mgmt_root;
+static struct vdpa_mgmt_dev vserial_mgmt_dev;
+
+/* Features a device cannot work without. */
+#define VSERIAL_FEATURES_REQUIRED	(BIT_ULL(VIRTIO_F_VERSION_1) | \
+					 BIT_ULL(VIRTIO_F_ACCESS_PLATFORM))
+
+static void vserial_dev_teardown(struct vserial_dev *vs)
+{
+	get_device(&vs->vdpa.dev);
+	vserial_ports_unpublish(vs);
+	_vdpa_unregister_device(&vs->vdpa);
+	/* No driver left: stop the queues and the worker for good. */
+	vs->vdpa.config->reset(&vs->vdpa);
+	cancel_work_sync(&vs->work);
+	vserial_ports_kill(vs);
+	put_device(&vs->vdpa.dev);
+}
+
+static int vserial_dev_add(struct vdpa_mgmt_dev *mdev, const char *name,
+			   const struct vdpa_dev_set_config *config)
+{
+	u64 features = VSERIAL_FEATURES;
+	struct vserial_dev *vs;
+	unsigned int nr_ports;
+	char *spec;
+	int ret;
+
+	if (config->mask & BIT_ULL(VDPA_ATTR_DEV_FEATURES)) {
+		features = config->device_features;
+		if (features & ~VSERIAL_FEATURES) {
+			pr_err("vdpa_vserial: device_features 0x%llx has unsupported bits 0x%llx\n",
+			       features, features & ~VSERIAL_FEATURES);
+			return -EINVAL;
+		}
+		if ((features & VSERIAL_FEATURES_REQUIRED) !=
+		    VSERIAL_FEATURES_REQUIRED) {
+			pr_err("vdpa_vserial: device_features must include VERSION_1 and ACCESS_PLATFORM\n");
+			return -EINVAL;
+		}
+	}
+
+	kernel_param_lock(THIS_MODULE);
+	nr_ports = max_ports;
+	spec = kstrdup(ports ?: "", GFP_KERNEL);
+	kernel_param_unlock(THIS_MODULE);
+	if (!spec)
+		return -ENOMEM;
+
+	vs = vserial_dev_create(vserial_mgmt_root, name, features, nr_ports);
+	if (IS_ERR(vs)) {
+		kfree(spec);
+		return PTR_ERR(vs);
+	}
+	vs->vdpa.mdev = &vserial_mgmt_dev;
+
+	ret = vserial_ports_create(vs, spec);
+	kfree(spec);
+	if (ret)
+		goto err_put;
+
+	ret = _vdpa_register_device(&vs->vdpa, vs->nvqs);
+	if (ret)
+		goto err_free_ports;
+
+	ret = vserial_ports_publish(vs);
+	if (ret) {
+		vserial_dev_teardown(vs);
+		return ret;
+	}
+	return 0;
+
+err_free_ports:
+	vserial_ports_free(vs);
+err_put:
+	put_device(&vs->vdpa.dev);
+	return ret;
+}
+
+static void vserial_dev_del(struct vdpa_mgmt_dev *mdev,
+			    struct vdpa_device *vdpa)
+{
+	vserial_dev_teardown(vdpa_to_vs(vdpa));
+}
+
+static const struct vdpa_mgmtdev_ops vserial_mgmtdev_ops = {
+	.dev_add = vserial_dev_add,
+	.dev_del = vserial_dev_del,
+};
+
+static struct virtio_device_id vserial_id_table[] = {
+	{ VIRTIO_ID_CONSOLE, VIRTIO_DEV_ANY_ID },
+	{ 0 },
+};
+
+static struct vdpa_mgmt_dev vserial_mgmt_dev = {
+	.id_table = vserial_id_table,
+	.ops = &vserial_mgmtdev_ops,
+	.config_attr_mask = BIT_ULL(VDPA_ATTR_DEV_FEATURES),
+	.supported_features = VSERIAL_FEATURES,
+	.max_supported_vqs = 2 * (VSERIAL_MAX_PORTS + 1),
+};
+
+static int __init vserial_init(void)
+{
+	int ret;
+
+	vserial_wq = alloc_workqueue("vdpa_vserial", WQ_UNBOUND, 0);
+	if (!vserial_wq)
+		return -ENOMEM;
+
+	ret = vserial_cdev_init();
+	if (ret)
+		goto err_wq;
+
+	vserial_mgmt_root = root_device_register(VSERIAL_MGMTDEV_NAME);
+	if (IS_ERR(vserial_mgmt_root)) {
+		ret = PTR_ERR(vserial_mgmt_root);
+		goto err_cdev;
+	}
+
+	vserial_mgmt_dev.device = vserial_mgmt_root;
+	ret = vdpa_mgmtdev_register(&vserial_mgmt_dev);
+	if (ret)
+		goto err_root;
+	return 0;
+
+err_root:
+	root_device_unregister(vserial_mgmt_root);
+err_cdev:
+	vserial_cdev_exit();
+err_wq:
+	destroy_workqueue(vserial_wq);
+	return ret;
+}
+
+static void __exit vserial_exit(void)
+{
+	/* Deletes every device of the management device. */
+	vdpa_mgmtdev_unregister(&vserial_mgmt_dev);
+	root_device_unregister(vserial_mgmt_root);
+	vserial_cdev_exit();
+	destroy_workqueue(vserial_wq);
+}
+
+module_init(vserial_init);
+module_exit(vserial_exit);
+
+MODULE_DESCRIPTION("virtio-console (virtio-serial) device implemented as a vDPA device");
+MODULE_LICENSE("GPL");
+MODULE_SOFTDEP("pre: vdpa vhost_iotlb");

@@ -1,0 +1,601 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vdpa_vserial: the vDPA device -- config space, features, status, reset,
+ * virtqueue configuration, the IOTLB, and the device worker.
+ */
+
+#include <linux/bitmap.h>
+#include <linux/dma-mapping.h>
+#include <linux/slab.h>
+#include <uapi/linux/virtio_config.h>
+#include <uapi/linux/virtio_ids.h>
+
+#include "vserial.h"
+
+/* Config space layout (virtio 1.x, 5.3.4), little endian. */
+struct vserial_config {
+	__le16 cols;
+	__le16 rows;
+	__le32 max_nr_ports;
+	__le32 emerg_wr;
+} __packed;
+
+static_assert(sizeof(struct vserial_config) ==
+	      sizeof(struct virtio_console_config));
+
+/*
+ * Stop every user of guest memory and of the queue configuration: host
+ * readers and writers, the worker, interrupt delivery (mem_sem), and the
+ * kick handlers (mem_lock).
+ */
+static void vs_quiesce(struct vserial_dev *vs, unsigned long *flags)
+	__acquires(&vs->mem_lock)
+{
+	down_write(&vs->mem_sem);
+	write_lock_irqsave(&vs->mem_lock, *flags);
+}
+
+static void vs_unquiesce(struct vserial_dev *vs, unsigned long flags)
+	__releases(&vs->mem_lock)
+{
+	write_unlock_irqrestore(&vs->mem_lock, flags);
+	up_write(&vs->mem_sem);
+}
+
+static struct vsq *vs_vq(struct vserial_dev *vs, u16 idx)
+{
+	return idx < vs->nvqs ? &vs->vqs[idx] : NULL;
+}
+
+static void vs_wake_ports(struct vserial_dev *vs)
+{
+	u32 i;
+
+	for (i = 0; i < vs->max_nr_ports; i++)
+		if (vs->ports[i])
+			vserial_port_wake(vs->ports[i]);
+}
+
+void vserial_dev_schedule(struct vserial_dev *vs)
+{
+	queue_work(vserial_wq, &vs->work);
+}
+
+/* Interrupt the driver for @vq.  Called with vs->mem_sem held. */
+void vserial_dev_irq(struct vsq *vq)
+{
+	struct vdpa_callback cb;
+	unsigned long flags;
+
+	lockdep_assert_held(&vq->vs->mem_sem);
+	spin_lock_irqsave(&vq->lock, flags);
+	cb = vq->cb;
+	spin_unlock_irqrestore(&vq->lock, flags);
+	if (cb.callback)
+		cb.callback(cb.private);
+}
+
+static void vserial_work(struct work_struct *work)
+{
+	struct vserial_dev *vs = container_of(work, struct vserial_dev, work);
+	struct vdpa_callback cb = {};
+	unsigned long flags;
+	u32 i;
+
+	if (READ_ONCE(vs->status) & VIRTIO_CONFIG_S_DRIVER_OK) {
+		vserial_ctrl_handle_tx(vs);
+		vserial_ports_poll_consoles(vs);
+		vserial_ctrl_flush(vs);
+	}
+
+	down_read(&vs->mem_sem);
+	for_each_set_bit(i, vs->irq_pending, vs->nvqs)
+		if (test_and_clear_bit(i, vs->irq_pending))
+			vserial_dev_irq(&vs->vqs[i]);
+
+	spin_lock_irqsave(&vs->lock, flags);
+	if (vs->config_irq_pending)
+		cb = vs->config_cb;
+	vs->config_irq_pending = false;
+	spin_unlock_irqrestore(&vs->lock, flags);
+	if (cb.callback)
+		cb.callback(cb.private);
+	up_read(&vs->mem_sem);
+}
+
+static int vs_set_vq_address(struct vdpa_device *vdpa, u16 idx, u64 desc_area,
+			     u64 driver_area, u64 device_area)
+{
+	struct vserial_dev *vs = vdpa_to_vs(vdpa);
+	struct vsq *vq = vs_vq(vs, idx);
+	unsigned long flags;
+
+	if (!vq)
+		return -EINVAL;
+	vs_quiesce(vs, &flags);
+	vq->desc_addr = desc_area;
+	vq->avail_addr = driver_area;
+	vq->used_addr = device_area;
+	vs_unquiesce(vs, flags);
+	return 0;
+}
+
+static void vs_set_vq_num(struct vdpa_device *vdpa, u16 idx, u32 num)
+{
+	struct vserial_dev *vs = vdpa_to_vs(vdpa);
+	struct vsq *vq = vs_vq(vs, idx);
+	unsigned long flags;
+
+	if (!vq)
+		return;
+	vs_quiesce(vs, &flags);
+	vq->num = num;
+	vs_unquiesce(vs, flags);
+}
+
+static void vs_kick_vq(struct vdpa_device *vdpa, u16 idx)
+{
+	struct vserial_dev *vs = vdpa_to_vs(vdpa);
+	struct vsq *vq = vs_vq(vs, idx);
+
+	if (!vq)
+		return;
+	if (idx == VSERIAL_CTRL_TXQ)
+		vserial_ctrl_handle_tx(vs);
+	else if (idx == VSERIAL_CTRL_RXQ)
+		vserial_dev_schedule(vs);
+	else
+		vserial_port_kick(vserial_port_of_vq(vq), vq);
+}
+
+static void vs_set_vq_cb(struct vdpa_device *vdpa, u16 idx,
+			 struct vdpa_callback *cb)
+{
+	struct vserial_dev *vs = vdpa_to_vs(vdpa);
+	struct vsq *vq = vs_vq(vs, idx);
+	unsigned long flags;
+
+	if (!vq)
+		return;
+	/* Waits for interrupt delivery in flight, which holds mem_sem. */
+	vs_quiesce(vs, &flags);
+	spin_lock(&vq->lock);
+	vq->cb = *cb;
+	spin_unlock(&vq->lock);
+	vs_unquiesce(vs, flags);
+}
+
+static void vs_set_vq_ready(struct vdpa_device *vdpa, u16 idx, bool ready)
+{
+	struct vserial_dev *vs = vdpa_to_vs(vdpa);
+	struct vsq *vq = vs_vq(vs, idx);
+	unsigned long flags;
+	struct vserial_port *port;
+
+	if (!vq)
+		return;
+	vs_quiesce(vs, &flags);
+	vq->ready = ready;
+	vs_unquiesce(vs, flags);
+
+	port = vserial_port_of_vq(vq);
+	if (port)
+		vserial_port_wake(port);
+	if (ready)
+		vserial_dev_schedule(vs);
+}
+
+static bool vs_get_vq_ready(struct vdpa_device *vdpa, u16 idx)
+{
+	struct vsq *vq = vs_vq(vdpa_to_vs(vdpa), idx);
+
+	return vq && vq->ready;
+}
+
+static int vs_set_vq_state(struct vdpa_device *vdpa, u16 idx,
+			   const struct vdpa_vq_state *state)
+{
+	struct vserial_dev *vs = vdpa_to_vs(vdpa);
+	struct vsq *vq = vs_vq(vs, idx);
+	unsigned long flags;
+
+	if (!vq)
+		return -EINVAL;
+	vs_quiesce(vs, &flags);
+	vq->last_avail_idx = state->split.avail_index;
+	vq->used_idx = state->split.avail_index;
+	vq->signalled_valid = false;
+	vq->chain_active = false;
+	vs_unquiesce(vs, flags);
+	return 0;
+}
+
+static int vs_get_vq_state(struct vdpa_device *vdpa, u16 idx,
+			   struct vdpa_vq_state *state)
+{
+	struct vserial_dev *vs = vdpa_to_vs(vdpa);
+	struct vsq *vq = vs_vq(vs, idx);
+	unsigned long flags;
+
+	if (!vq)
+		return -EINVAL;
+	vs_quiesce(vs, &flags);
+	state->split.avail_index = vq->last_avail_idx;
+	vs_unquiesce(vs, flags);
+	return 0;
+}
+
+static u16 vs_get_vq_size(struct vdpa_device *vdpa, u16 idx)
+{
+	struct vsq *vq = vs_vq(vdpa_to_vs(vdpa), idx);
+
+	return vq ? vq->num : 0;
+}
+
+static u32 vs_get_vq_align(struct vdpa_device *vdpa)
+{
+	return PAGE_SIZE;
+}
+
+static u32 vs_get_vq_group(struct vdpa_device *vdpa, u16 idx)
+{
+	return 0;
+}
+
+static u64 vs_get_device_features(struct vdpa_device *vdpa)
+{
+	return vdpa_to_vs(vdpa)->dev_features;
+}
+
+static int vs_set_driver_features(struct vdpa_device *vdpa, u64 features)
+{
+	struct vserial_dev *vs = vdpa_to_vs(vdpa);
+	unsigned long flags;
+
+	vs_quiesce(vs, &flags);
+	vs->drv_features = features & vs->dev_features;
+	vs_unquiesce(vs, flags);
+	return 0;
+}
+
+static u64 vs_get_driver_features(struct vdpa_device *vdpa)
+{
+	return vdpa_to_vs(vdpa)->drv_features;
+}
+
+static void vs_set_config_cb(struct vdpa_device *vdpa,
+			     struct vdpa_callback *cb)
+{
+	struct vserial_dev *vs = vdpa_to_vs(vdpa);
+	unsigned long flags;
+
+	vs_quiesce(vs, &flags);
+	spin_lock(&vs->lock);
+	vs->config_cb = *cb;
+	spin_unlock(&vs->lock);
+	vs_unquiesce(vs, flags);
+}
+
+static u16 vs_get_vq_num_max(struct vdpa_device *vdpa)
+{
+	return VSERIAL_VQ_NUM_MAX;
+}
+
+static u16 vs_get_vq_num_min(struct vdpa_device *vdpa)
+{
+	return 1;
+}
+
+static u32 vs_get_device_id(struct vdpa_device *vdpa)
+{
+	return VIRTIO_ID_CONSOLE;
+}
+
+static u32 vs_get_vendor_id(struct vdpa_device *vdpa)
+{
+	return 0;
+}
+
+static u8 vs_get_status(struct vdpa_device *vdpa)
+{
+	struct vserial_dev *vs = vdpa_to_vs(vdpa);
+	unsigned long flags;
+	u8 status;
+
+	spin_lock_irqsave(&vs->lock, flags);
+	status = vs->status;
+	spin_unlock_irqrestore(&vs->lock, flags);
+	return status;
+}
+
+static void vs_do_reset(struct vserial_dev *vs, u32 flags)
+{
+	unsigned long irqflags;
+	u32 i;
+
+	vs_quiesce(vs, &irqflags);
+	for (i = 0; i < vs->nvqs; i++)
+		vsq_reset(&vs->vqs[i]);
+	spin_lock(&vs->lock);
+	vs->status = 0;
+	vs->drv_features = 0;
+	vs->suspended = false;
+	vs->config_irq_pending = false;
+	spin_unlock(&vs->lock);
+	bitmap_zero(vs->irq_pending, vs->nvqs);
+	if (flags & VDPA_RESET_F_CLEAN_MAP) {
+		vhost_iotlb_reset(vs->iotlb);
+		vs->pt = true;
+	}
+	vserial_ctrl_reset(vs);
+	vs_unquiesce(vs, irqflags);
+
+	vs_wake_ports(vs);
+}
+
+static void vs_set_status(struct vdpa_device *vdpa, u8 status)
+{
+	struct vserial_dev *vs = vdpa_to_vs(vdpa);
+	unsigned long flags;
+	u8 old;
+
+	if (!status) {
+		vs_do_reset(vs, 0);
+		return;
+	}
+
+	spin_lock_irqsave(&vs->lock, flags);
+	old = vs->status;
+	/* Only virtio 1.x is implemented: no legacy interface. */
+	if ((status & ~old & VIRTIO_CONFIG_S_FEATURES_OK) &&
+	    !vs_has_feature(vs, VIRTIO_F_VERSION_1))
+		status &= ~VIRTIO_CONFIG_S_FEATURES_OK;
+	/* NEEDS_RESET is the device's to set, and stays until reset. */
+	status &= ~VIRTIO_CONFIG_S_NEEDS_RESET;
+	status |= old & VIRTIO_CONFIG_S_NEEDS_RESET;
+	vs->status = status;
+	spin_unlock_irqrestore(&vs->lock, flags);
+
+	if (status & ~old & VIRTIO_CONFIG_S_DRIVER_OK) {
+		vserial_ctrl_driver_ok(vs);
+		vs_wake_ports(vs);
+		vserial_dev_schedule(vs);
+	}
+}
+
+static int vs_reset(struct vdpa_device *vdpa)
+{
+	vs_do_reset(vdpa_to_vs(vdpa), VDPA_RESET_F_CLEAN_MAP);
+	return 0;
+}
+
+static int vs_compat_reset(struct vdpa_device *vdpa, u32 flags)
+{
+	vs_do_reset(vdpa_to_vs(vdpa), flags);
+	return 0;
+}
+
+static int vs_suspend(struct vdpa_device *vdpa)
+{
+	struct vserial_dev *vs = vdpa_to_vs(vdpa);
+	unsigned long flags;
+
+	vs_quiesce(vs, &flags);
+	WRITE_ONCE(vs->suspended, true);
+	vs_unquiesce(vs, flags);
+	return 0;
+}
+
+static int vs_resume(struct vdpa_device *vdpa)
+{
+	struct vserial_dev *vs = vdpa_to_vs(vdpa);
+	unsigned long flags;
+
+	vs_quiesce(vs, &flags);
+	WRITE_ONCE(vs->suspended, false);
+	vs_unquiesce(vs, flags);
+
+	vs_wake_ports(vs);
+	vserial_dev_schedule(vs);
+	return 0;
+}
+
+static size_t vs_get_config_size(struct vdpa_device *vdpa)
+{
+	return sizeof(struct vserial_config);
+}
+
+static void vs_get_config(struct vdpa_device *vdpa, unsigned int offset,
+			  void *buf, unsigned int len)
+{
+	struct vserial_dev *vs = vdpa_to_vs(vdpa);
+	struct vserial_config cfg = {};
+	unsigned long flags;
+
+	if (offset > sizeof(cfg) || len > sizeof(cfg) - offset)
+		return;
+
+	spin_lock_irqsave(&vs->lock, flags);
+	cfg.cols = cpu_to_le16(vs->cols);
+	cfg.rows = cpu_to_le16(vs->rows);
+	cfg.max_nr_ports = cpu_to_le32(vs->max_nr_ports);
+	spin_unlock_irqrestore(&vs->lock, flags);
+	memcpy(buf, (u8 *)&cfg + offset, len);
+}
+
+static void vs_set_config(struct vdpa_device *vdpa, unsigned int offset,
+			  const void *buf, unsigned int len)
+{
+	struct vserial_dev *vs = vdpa_to_vs(vdpa);
+	unsigned int emerg = offsetof(struct vserial_config, emerg_wr);
+
+	/* Only emerg_wr is writable: its low byte goes to port 0. */
+	if (offset > emerg || len <= emerg - offset ||
+	    offset + len > sizeof(struct vserial_config))
+		return;
+	if (!(vs->dev_features & BIT_ULL(VIRTIO_CONSOLE_F_EMERG_WRITE)))
+		return;
+	vserial_port_emerg_write(vs, ((const u8 *)buf)[emerg - offset]);
+}
+
+static u32 vs_get_generation(struct vdpa_device *vdpa)
+{
+	return READ_ONCE(vdpa_to_vs(vdpa)->generation);
+}
+
+static struct vdpa_iova_range vs_get_iova_range(struct vdpa_device *vdpa)
+{
+	return (struct vdpa_iova_range) { .first = 0, .last = U64_MAX };
+}
+
+/*
+ * vhost-vdpa hands us the whole IOTLB (IOVA to pinned physical pages).
+ * Build the copy before quiescing: nothing is allocated with the device
+ * stopped.
+ */
+static int vs_set_map(struct vdpa_device *vdpa, unsigned int asid,
+		      struct vhost_iotlb *iotlb)
+{
+	struct vserial_dev *vs = vdpa_to_vs(vdpa);
+	struct vhost_iotlb_map *map;
+	struct vhost_iotlb *new, *old;
+	unsigned long flags;
+	int ret;
+
+	if (asid)
+		return -EINVAL;
+
+	new = vhost_iotlb_alloc(0, 0);
+	if (!new)
+		return -ENOMEM;
+	for (map = vhost_iotlb_itree_first(iotlb, 0, U64_MAX); map;
+	     map = vhost_iotlb_itree_next(map, 0, U64_MAX)) {
+		ret = vhost_iotlb_add_range(new, map->start, map->last,
+					    map->addr, map->perm);
+		if (ret) {
+			vhost_iotlb_free(new);
+			return ret;
+		}
+	}
+
+	vs_quiesce(vs, &flags);
+	old = vs->iotlb;
+	vs->iotlb = new;
+	vs->pt = false;
+	vs_unquiesce(vs, flags);
+
+	vhost_iotlb_free(old);
+	return 0;
+}
+
+static int vs_reset_map(struct vdpa_device *vdpa, unsigned int asid)
+{
+	struct vserial_dev *vs = vdpa_to_vs(vdpa);
+	unsigned long flags;
+
+	if (asid)
+		return -EINVAL;
+	vs_quiesce(vs, &flags);
+	vhost_iotlb_reset(vs->iotlb);
+	vs->pt = true;
+	vs_unquiesce(vs, flags);
+	return 0;
+}
+
+static void vs_free(struct vdpa_device *vdpa)
+{
+	struct vserial_dev *vs = vdpa_to_vs(vdpa);
+
+	cancel_work_sync(&vs->work);
+	if (vs->iotlb)
+		vhost_iotlb_free(vs->iotlb);
+	bitmap_free(vs->irq_pending);
+	kfree(vs->vqs);
+	kfree(vs->ports);
+}
+
+static const struct vdpa_config_ops vserial_vdpa_ops = {
+	.set_vq_address = vs_set_vq_address,
+	.set_vq_num = vs_set_vq_num,
+	.kick_vq = vs_kick_vq,
+	.set_vq_cb = vs_set_vq_cb,
+	.set_vq_ready = vs_set_vq_ready,
+	.get_vq_ready = vs_get_vq_ready,
+	.set_vq_state = vs_set_vq_state,
+	.get_vq_state = vs_get_vq_state,
+	.get_vq_size = vs_get_vq_size,
+	.get_vq_align = vs_get_vq_align,
+	.get_vq_group = vs_get_vq_group,
+	.get_device_features = vs_get_device_features,
+	.set_driver_features = vs_set_driver_features,
+	.get_driver_features = vs_get_driver_features,
+	.set_config_cb = vs_set_config_cb,
+	.get_vq_num_max = vs_get_vq_num_max,
+	.get_vq_num_min = vs_get_vq_num_min,
+	.get_device_id = vs_get_device_id,
+	.get_vendor_id = vs_get_vendor_id,
+	.get_status = vs_get_status,
+	.set_status = vs_set_status,
+	.reset = vs_reset,
+	.compat_reset = vs_compat_reset,
+	.suspend = vs_suspend,
+	.resume = vs_resume,
+	.get_config_size = vs_get_config_size,
+	.get_config = vs_get_config,
+	.set_config = vs_set_config,
+	.get_generation = vs_get_generation,
+	.get_iova_range = vs_get_iova_range,
+	.set_map = vs_set_map,
+	.reset_map = vs_reset_map,
+	.free = vs_free,
+};
+
+/* Allocate a device; the caller registers it.  put_device() frees it. */
+struct vserial_dev *vserial_dev_create(struct device *parent,
+				       const char *name, u64 features,
+				       u32 max_nr_ports)
+{
+	struct vserial_dev *vs;
+	struct device *dev;
+	u32 i;
+
+	vs = vdpa_alloc_device(struct vserial_dev, vdpa, parent,
+			       &vserial_vdpa_ops, 1, 1, name, false);
+	if (IS_ERR(vs))
+		return vs;
+
+	spin_lock_init(&vs->lock);
+	init_rwsem(&vs->mem_sem);
+	rwlock_init(&vs->mem_lock);
+	INIT_LIST_HEAD(&vs->ctrl_list);
+	INIT_WORK(&vs->work, vserial_work);
+	vs->dev_features = features;
+	vs->max_nr_ports = max_nr_ports;
+	vs->pt = true;
+	vs->nvqs = 2 * (max_nr_ports + 1);
+
+	/*
+	 * virtio_vdpa maps its rings and buffers for this device; without
+	 * an IOMMU the DMA addresses are physical addresses, which is what
+	 * the identity mapping (vs->pt) translates.
+	 */
+	dev = &vs->vdpa.dev;
+	dev->dma_mask = &dev->coherent_dma_mask;
+	if (dma_set_mask_and_coherent(dev, DMA_BIT_MASK(64)))
+		goto err;
+	vs->vdpa.dma_dev = dev;
+
+	vs->iotlb = vhost_iotlb_alloc(0, 0);
+	vs->vqs = kcalloc(vs->nvqs, sizeof(*vs->vqs), GFP_KERNEL);
+	vs->irq_pending = bitmap_zalloc(vs->nvqs, GFP_KERNEL);
+	vs->ports = kcalloc(max_nr_ports, sizeof(*vs->ports), GFP_KERNEL);
+	if (!vs->iotlb || !vs->vqs || !vs->irq_pending || !vs->ports)
+		goto err;
+
+	for (i = 0; i < vs->nvqs; i++)
+		vsq_init(&vs->vqs[i], vs, i);
+	return vs;
+err:
+	put_device(&vs->vdpa.dev);
+	return ERR_PTR(-ENOMEM);
+}

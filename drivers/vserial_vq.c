@@ -1,0 +1,626 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vdpa_vserial: the device side of split virtqueues.
+ *
+ * Distribution kernels do not build vringh, so the device carries its own
+ * ring code.  Guest memory is reached through the device's IOTLB (set by
+ * vhost-vdpa; IOVA to physical address) or, while no map is set, through
+ * an identity mapping of DMA addresses (virtio_vdpa on a device without an
+ * IOMMU).  Everything the driver writes -- indexes, lengths, addresses,
+ * flags -- is checked before use; a malformed ring stops the queue and
+ * asks the driver for a reset (NEEDS_RESET), it never crashes or hangs
+ * the host.
+ *
+ * The caller holds vs->mem_sem or vs->mem_lock for reading (see
+ * vserial.h) and owns the queue it works on.
+ */
+
+#include <linux/highmem.h>
+#include <linux/mm.h>
+#include <linux/uio.h>
+#include <uapi/linux/virtio_config.h>
+#include <uapi/linux/virtio_ring.h>
+
+#include "vserial.h"
+
+/* Ring entries as the device sees them: virtio 1.x is little endian. */
+struct vsq_desc {
+	__le64 addr;
+	__le32 len;
+	__le16 flags;
+	__le16 next;
+};
+
+struct vsq_used_elem {
+	__le32 id;
+	__le32 len;
+};
+
+#define VSQ_DESC_SIZE	sizeof(struct vsq_desc)
+#define VSQ_ELEM_SIZE	sizeof(struct vsq_used_elem)
+
+void vsq_init(struct vsq *vq, struct vserial_dev *vs, u16 idx)
+{
+	spin_lock_init(&vq->lock);
+	vq->vs = vs;
+	vq->idx = idx;
+	/* Even queues (port receive, control receive) are filled by us. */
+	vq->device_writes = !(idx & 1);
+	vsq_reset(vq);
+}
+
+/* Back to the state after device reset.  Called with the vq quiesced. */
+void vsq_reset(struct vsq *vq)
+{
+	vq->cb.callback = NULL;
+	vq->cb.private = NULL;
+	vq->cb.trigger = NULL;
+	vq->desc_addr = 0;
+	vq->avail_addr = 0;
+	vq->used_addr = 0;
+	vq->num = 0;
+	vq->last_avail_idx = 0;
+	vq->used_idx = 0;
+	vq->signalled_used = 0;
+	vq->signalled_valid = false;
+	vq->ready = false;
+	vq->broken = false;
+	vq->chain_active = false;
+}
+
+/* Translate @iova; return the physical address and the contiguous length. */
+static int vs_translate(struct vserial_dev *vs, u64 iova, u64 len,
+			bool write, phys_addr_t *pa, u64 *seg)
+{
+	struct vhost_iotlb_map *map;
+
+	if (vs->pt) {
+		*pa = iova;
+		*seg = len;
+		return 0;
+	}
+
+	map = vhost_iotlb_itree_first(vs->iotlb, iova, iova);
+	if (!map || !(map->perm & (write ? VHOST_MAP_WO : VHOST_MAP_RO)))
+		return -EFAULT;
+
+	*pa = map->addr + (iova - map->start);
+	*seg = map->last - iova >= len - 1 ? len : map->last - iova + 1;
+	return 0;
+}
+
+/*
+ * Copy @len bytes between guest memory at @iova and either @kbuf or @iter.
+ * Returns the bytes copied (short only when @iter faults) or -EFAULT when
+ * the guest range is not mapped.
+ */
+static ssize_t vs_guest_xfer(struct vserial_dev *vs, u64 iova, size_t len,
+			     bool to_guest, void *kbuf, struct iov_iter *iter)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		phys_addr_t pa;
+		u64 seg;
+
+		if (vs_translate(vs, iova + done, len - done, to_guest,
+				 &pa, &seg))
+			return -EFAULT;
+
+		while (seg) {
+			unsigned long pfn = PHYS_PFN(pa);
+			size_t off = offset_in_page(pa);
+			size_t n = min_t(u64, seg, PAGE_SIZE - off);
+			size_t copied = n;
+			void *p;
+
+			if (!pfn_valid(pfn))
+				return -EFAULT;
+
+			p = kmap_local_page(pfn_to_page(pfn)) + off;
+			if (iter && to_guest)
+				copied = copy_from_iter(p, n, iter);
+			else if (iter)
+				copied = copy_to_iter(p, n, iter);
+			else if (to_guest)
+				memcpy(p, kbuf + done, n);
+			else
+				memcpy(kbuf + done, p, n);
+			kunmap_local(p);
+
+			done += copied;
+			if (copied < n)
+				return done;
+			pa += n;
+			seg -= n;
+		}
+	}
+	return done;
+}
+
+int vs_guest_read(struct vserial_dev *vs, u64 iova, void *buf, size_t len)
+{
+	return vs_guest_xfer(vs, iova, len, false, buf, NULL) == len ?
+	       0 : -EFAULT;
+}
+
+static int vs_guest_write(struct vserial_dev *vs, u64 iova, const void *buf,
+			  size_t len)
+{
+	return vs_guest_xfer(vs, iova, len, true, (void *)buf, NULL) == len ?
+	       0 : -EFAULT;
+}
+
+static int vsq_bad(struct vsq *vq, const char *why)
+{
+	vsq_fail(vq, why);
+	return -EIO;
+}
+
+/*
+ * The ring's index fields are written by the other side concurrently:
+ * access them with single, naturally aligned 16-bit loads and stores.
+ */
+static __le16 *vsq_map16(struct vserial_dev *vs, u64 iova, bool write)
+{
+	phys_addr_t pa;
+	u64 seg;
+
+	if (vs_translate(vs, iova, sizeof(__le16), write, &pa, &seg) ||
+	    seg < sizeof(__le16) || !pfn_valid(PHYS_PFN(pa)))
+		return NULL;
+	return kmap_local_page(pfn_to_page(PHYS_PFN(pa))) + offset_in_page(pa);
+}
+
+static int vsq_get16(struct vsq *vq, u64 iova, u16 *val)
+{
+	__le16 *p = vsq_map16(vq->vs, iova, false);
+
+	if (!p)
+		return vsq_bad(vq, "ring index not mapped");
+	*val = le16_to_cpu(READ_ONCE(*p));
+	kunmap_local(p);
+	return 0;
+}
+
+static int vsq_put16(struct vsq *vq, u64 iova, u16 val)
+{
+	__le16 *p = vsq_map16(vq->vs, iova, true);
+
+	if (!p)
+		return vsq_bad(vq, "ring index not mapped");
+	WRITE_ONCE(*p, cpu_to_le16(val));
+	kunmap_local(p);
+	return 0;
+}
+
+/* Layout offsets of the split ring (virtio 1.x, 2.7). */
+static u64 vsq_avail_idx_addr(struct vsq *vq)
+{
+	return vq->avail_addr + offsetof(struct vring_avail, idx);
+}
+
+static u64 vsq_avail_ring_addr(struct vsq *vq, u16 i)
+{
+	return vq->avail_addr + offsetof(struct vring_avail, ring) +
+	       (u64)(i % vq->num) * sizeof(__virtio16);
+}
+
+static u64 vsq_used_event_addr(struct vsq *vq)
+{
+	return vq->avail_addr + offsetof(struct vring_avail, ring) +
+	       (u64)vq->num * sizeof(__virtio16);
+}
+
+static u64 vsq_used_ring_addr(struct vsq *vq, u16 i)
+{
+	return vq->used_addr + offsetof(struct vring_used, ring) +
+	       (u64)(i % vq->num) * VSQ_ELEM_SIZE;
+}
+
+static u64 vsq_avail_event_addr(struct vsq *vq)
+{
+	return vq->used_addr + offsetof(struct vring_used, ring) +
+	       (u64)vq->num * VSQ_ELEM_SIZE;
+}
+
+/* The driver's ring configuration must make sense before we touch it. */
+static bool vsq_layout_ok(struct vsq *vq)
+{
+	u64 desc_end, avail_end, used_end;
+
+	if (!vq->num || vq->num > VSERIAL_VQ_NUM_MAX || !is_power_of_2(vq->num))
+		return false;
+	if (!IS_ALIGNED(vq->desc_addr, 16) || !IS_ALIGNED(vq->avail_addr, 2) ||
+	    !IS_ALIGNED(vq->used_addr, 4))
+		return false;
+
+	desc_end = vq->desc_addr + (u64)vq->num * VSQ_DESC_SIZE;
+	avail_end = vsq_used_event_addr(vq) + sizeof(__virtio16);
+	used_end = vsq_avail_event_addr(vq) + sizeof(__virtio16);
+	return desc_end > vq->desc_addr && avail_end > vq->avail_addr &&
+	       used_end > vq->used_addr;
+}
+
+bool vsq_usable(struct vsq *vq)
+{
+	struct vserial_dev *vs = vq->vs;
+
+	if (!vq->ready || vq->broken || READ_ONCE(vs->suspended) ||
+	    !(READ_ONCE(vs->status) & VIRTIO_CONFIG_S_DRIVER_OK))
+		return false;
+	if (!vsq_layout_ok(vq)) {
+		vsq_fail(vq, "invalid ring size or address");
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Stop a queue the driver has corrupted, and tell the driver it needs a
+ * reset.  Only dev_dbg: a guest must not be able to flood the log.
+ */
+void vsq_fail(struct vsq *vq, const char *why)
+{
+	struct vserial_dev *vs = vq->vs;
+	struct vserial_port *port;
+	unsigned long flags;
+	bool notify = false;
+
+	if (vq->broken)
+		return;
+	vq->broken = true;
+	vq->chain_active = false;
+	dev_dbg(&vs->vdpa.dev, "vq %u: %s; queue stopped\n", vq->idx, why);
+
+	spin_lock_irqsave(&vs->lock, flags);
+	if (vs->status & VIRTIO_CONFIG_S_DRIVER_OK) {
+		vs->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
+		vs->config_irq_pending = true;
+		notify = true;
+	}
+	spin_unlock_irqrestore(&vs->lock, flags);
+
+	port = vserial_port_of_vq(vq);
+	if (port)
+		vserial_port_wake(port);
+	if (notify)
+		vserial_dev_schedule(vs);
+}
+
+/*
+ * Load the next non-empty segment of the active chain.  Returns 1 when a
+ * segment is loaded, 0 at the end of the chain, -EIO if it is malformed.
+ */
+static int vsq_chain_advance(struct vsq *vq)
+{
+	struct vsq_chain *c = &vq->chain;
+	struct vsq_desc desc;
+	u16 dflags;
+	u64 addr;
+	u32 len;
+
+	c->len = 0;
+	while (c->has_next) {
+		u32 max = c->table ? c->table_num : vq->num;
+		u64 base = c->table ? c->table : vq->desc_addr;
+
+		if (c->next >= max)
+			return vsq_bad(vq, "descriptor index out of range");
+		if (++c->seen > max + (c->table ? 1 : 0))
+			return vsq_bad(vq, "descriptor chain loops or exceeds the ring");
+		if (vs_guest_read(vq->vs, base + (u64)c->next * VSQ_DESC_SIZE,
+				  &desc, sizeof(desc)))
+			return vsq_bad(vq, "descriptor not mapped");
+
+		dflags = le16_to_cpu(desc.flags);
+		addr = le64_to_cpu(desc.addr);
+		len = le32_to_cpu(desc.len);
+
+		if (dflags & VRING_DESC_F_INDIRECT) {
+			if (c->table)
+				return vsq_bad(vq, "nested indirect table");
+			if (!vs_has_feature(vq->vs, VIRTIO_RING_F_INDIRECT_DESC))
+				return vsq_bad(vq, "indirect descriptor not negotiated");
+			if (dflags & VRING_DESC_F_NEXT)
+				return vsq_bad(vq, "indirect descriptor with NEXT");
+			if (!len || len % VSQ_DESC_SIZE ||
+			    len / VSQ_DESC_SIZE > VSERIAL_CHAIN_MAX ||
+			    addr + len < addr)
+				return vsq_bad(vq, "bad indirect table");
+			c->table = addr;
+			c->table_num = len / VSQ_DESC_SIZE;
+			c->next = 0;
+			c->seen = 0;
+			continue;
+		}
+
+		c->has_next = dflags & VRING_DESC_F_NEXT;
+		c->next = le16_to_cpu(desc.next);
+		if (!!(dflags & VRING_DESC_F_WRITE) != vq->device_writes)
+			return vsq_bad(vq, vq->device_writes ?
+				       "read-only buffer in a receive queue" :
+				       "write-only buffer in a transmit queue");
+		if (!len)
+			continue;
+		if (addr + len - 1 < addr)
+			return vsq_bad(vq, "buffer wraps the address space");
+
+		c->addr = addr;
+		c->len = len;
+		c->write = dflags & VRING_DESC_F_WRITE;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Make the next available chain the active one.  Returns 1 if there is an
+ * active chain (its first segment loaded, or empty), 0 if the ring is
+ * empty, -EIO if the queue is unusable or the ring is malformed.
+ */
+int vsq_next_chain(struct vsq *vq)
+{
+	struct vsq_chain *c = &vq->chain;
+	u16 avail, head;
+	int r;
+
+	if (vq->chain_active)
+		return 1;
+	if (!vsq_usable(vq))
+		return -EIO;
+
+	r = vsq_get16(vq, vsq_avail_idx_addr(vq), &avail);
+	if (r)
+		return r;
+	if ((u16)(avail - vq->last_avail_idx) > vq->num)
+		return vsq_bad(vq, "available index moved beyond the ring size");
+	if (avail == vq->last_avail_idx)
+		return 0;
+
+	/* Read the ring entry only after seeing the index that covers it. */
+	smp_rmb();
+	r = vsq_get16(vq, vsq_avail_ring_addr(vq, vq->last_avail_idx), &head);
+	if (r)
+		return r;
+	if (head >= vq->num)
+		return vsq_bad(vq, "available ring entry out of range");
+	vq->last_avail_idx++;
+
+	memset(c, 0, sizeof(*c));
+	c->head = head;
+	c->next = head;
+	c->has_next = true;
+	vq->chain_active = true;
+
+	r = vsq_chain_advance(vq);
+	return r < 0 ? r : 1;
+}
+
+/* Copy up to @len bytes of the active chain into @buf. */
+int vsq_chain_read(struct vsq *vq, void *buf, size_t len)
+{
+	struct vsq_chain *c = &vq->chain;
+	size_t done = 0;
+	int r;
+
+	while (done < len && c->len) {
+		size_t n = min_t(size_t, c->len, len - done);
+
+		if (vs_guest_read(vq->vs, c->addr, buf + done, n))
+			return vsq_bad(vq, "buffer not mapped");
+		c->addr += n;
+		c->len -= n;
+		done += n;
+		if (!c->len) {
+			r = vsq_chain_advance(vq);
+			if (r < 0)
+				return r;
+		}
+	}
+	return done;
+}
+
+/* Copy up to @len bytes of @buf into the active chain. */
+int vsq_chain_write(struct vsq *vq, const void *buf, size_t len)
+{
+	struct vsq_chain *c = &vq->chain;
+	size_t done = 0;
+	int r;
+
+	while (done < len && c->len) {
+		size_t n = min_t(size_t, c->len, len - done);
+
+		if (vs_guest_write(vq->vs, c->addr, buf + done, n))
+			return vsq_bad(vq, "buffer not mapped");
+		c->addr += n;
+		c->len -= n;
+		c->written += n;
+		done += n;
+		if (!c->len) {
+			r = vsq_chain_advance(vq);
+			if (r < 0)
+				return r;
+		}
+	}
+	return done;
+}
+
+/* Return the active chain to the driver (not yet visible: vsq_publish). */
+void vsq_complete(struct vsq *vq)
+{
+	struct vsq_used_elem elem = {
+		.id = cpu_to_le32(vq->chain.head),
+		.len = cpu_to_le32(vq->chain.written),
+	};
+
+	vq->chain_active = false;
+	if (vs_guest_write(vq->vs, vsq_used_ring_addr(vq, vq->used_idx),
+			   &elem, sizeof(elem))) {
+		vsq_fail(vq, "used ring not mapped");
+		return;
+	}
+	vq->used_idx++;
+}
+
+/*
+ * Publish completed buffers.  Returns true if the driver wants an
+ * interrupt for them (event index or the NO_INTERRUPT flag).
+ */
+bool vsq_publish(struct vsq *vq)
+{
+	u16 old, event, aflags;
+	bool valid;
+
+	if (vq->broken || !vq->ready)
+		return false;
+	if (vq->signalled_valid && vq->signalled_used == vq->used_idx)
+		return false;
+
+	/* The used elements must be visible before the index. */
+	smp_wmb();
+	if (vsq_put16(vq, vq->used_addr + offsetof(struct vring_used, idx),
+		      vq->used_idx))
+		return false;
+	/* ... and the index before we look at what the driver asks for. */
+	smp_mb();
+
+	if (!vs_has_feature(vq->vs, VIRTIO_RING_F_EVENT_IDX)) {
+		vq->signalled_used = vq->used_idx;
+		vq->signalled_valid = true;
+		if (vsq_get16(vq, vq->avail_addr, &aflags))
+			return false;
+		return !(aflags & VRING_AVAIL_F_NO_INTERRUPT);
+	}
+
+	old = vq->signalled_used;
+	valid = vq->signalled_valid;
+	vq->signalled_used = vq->used_idx;
+	vq->signalled_valid = true;
+	if (vsq_get16(vq, vsq_used_event_addr(vq), &event))
+		return false;
+	return !valid || vring_need_event(event, vq->used_idx, old);
+}
+
+bool vsq_has_avail(struct vsq *vq)
+{
+	u16 avail;
+
+	if (vq->chain_active)
+		return true;
+	if (!vsq_usable(vq) || vsq_get16(vq, vsq_avail_idx_addr(vq), &avail))
+		return false;
+	return avail != vq->last_avail_idx;
+}
+
+/*
+ * Ask for a kick when the driver adds the next buffer.  Returns true if
+ * a buffer arrived meanwhile, so that the caller does not go to sleep.
+ */
+bool vsq_arm(struct vsq *vq)
+{
+	if (!vsq_usable(vq))
+		return false;
+	if (vs_has_feature(vq->vs, VIRTIO_RING_F_EVENT_IDX) &&
+	    vsq_put16(vq, vsq_avail_event_addr(vq), vq->last_avail_idx))
+		return false;
+	/* Publish avail_event before reading the driver's index again. */
+	smp_mb();
+	return vsq_has_avail(vq);
+}
+
+/*
+ * Move bytes between user memory and the queue's buffers: out of the
+ * transmit buffers (read(2)) or into the receive buffers (write(2)).
+ * A transmit buffer is returned once it is consumed; a receive buffer
+ * once it is full or the data ends.  Returns the bytes moved, or an error
+ * if nothing moved.
+ */
+static ssize_t vsq_xfer_iter(struct vsq *vq, struct iov_iter *iter)
+{
+	struct vsq_chain *c = &vq->chain;
+	bool to_guest = vq->device_writes;
+	ssize_t total = 0;
+	int r = 0;
+
+	while (iov_iter_count(iter)) {
+		size_t want;
+		ssize_t n;
+
+		r = vsq_next_chain(vq);
+		if (r <= 0)
+			break;
+
+		if (c->len) {
+			want = min_t(size_t, c->len, iov_iter_count(iter));
+			n = vs_guest_xfer(vq->vs, c->addr, want, to_guest,
+					  NULL, iter);
+			if (n < 0) {
+				r = vsq_bad(vq, "buffer not mapped");
+				break;
+			}
+			c->addr += n;
+			c->len -= n;
+			if (to_guest)
+				c->written += n;
+			total += n;
+			if (n < want) {
+				r = -EFAULT;
+				break;
+			}
+			if (!c->len) {
+				r = vsq_chain_advance(vq);
+				if (r < 0)
+					break;
+			}
+		}
+		if (!c->len)
+			vsq_complete(vq);
+	}
+
+	/* A receive buffer holding data goes to the driver now. */
+	if (to_guest && vq->chain_active && c->written)
+		vsq_complete(vq);
+
+	return total ?: min(r, 0);
+}
+
+ssize_t vsq_read_iter(struct vsq *vq, struct iov_iter *to)
+{
+	return vsq_xfer_iter(vq, to);
+}
+
+ssize_t vsq_write_iter(struct vsq *vq, struct iov_iter *from)
+{
+	return vsq_xfer_iter(vq, from);
+}
+
+/*
+ * Take console output at once (see struct vserial_port).  Runs in the
+ * kicker's context, under vq->lock.  Returns the number of buffers
+ * completed, or -EAGAIN if the budget ran out with more buffers waiting.
+ */
+int vsq_console_drain(struct vsq *vq, struct vserial_port *port)
+{
+	u8 buf[128];
+	int done = 0;
+	int n;
+
+	while (vsq_next_chain(vq) > 0) {
+		if (done == VSERIAL_KICK_BUDGET)
+			return -EAGAIN;
+		while ((n = vsq_chain_read(vq, buf, sizeof(buf))) > 0) {
+			unsigned int in = 0;
+
+			if (port)
+				in = kfifo_in(&port->cons_fifo, buf, n);
+			if (port && in < n)
+				atomic64_add(n - in, &port->cons_dropped);
+		}
+		if (n < 0)
+			break;
+		vsq_complete(vq);
+		done++;
+	}
+	return done;
+}
