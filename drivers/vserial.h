@@ -47,6 +47,12 @@
 
 /* Queue size limits; QEMU 10.0 forces 1024 entries. */
 #define VSERIAL_VQ_NUM_MAX	1024
+/*
+ * Size offered to drivers that ask (virtio_vdpa).  The Linux driver posts
+ * a page per receive entry, so this bounds a port's receive buffers at
+ * 256 pages; at 1024 a 511-port device would pin 2 GiB.
+ */
+#define VSERIAL_VQ_SIZE		256
 /* Longest descriptor chain accepted, direct and indirect together. */
 #define VSERIAL_CHAIN_MAX	VSERIAL_VQ_NUM_MAX
 /* Buffers completed by one kick before the rest goes to the worker. */
@@ -154,7 +160,8 @@ struct vserial_dev {
 	u8 status;
 	bool device_ready;	/* DEVICE_READY 1 received since reset */
 	bool suspended;
-	bool pt;		/* identity IOVA mapping (no map set) */
+	bool pt;		/* no map set: identity IOVA mapping */
+	bool pt_ok;		/* ... and the driver may use it */
 	u64 dev_features;
 	u64 drv_features;
 	u32 max_nr_ports;

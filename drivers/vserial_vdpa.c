@@ -227,9 +227,7 @@ static int vs_get_vq_state(struct vdpa_device *vdpa, u16 idx,
 
 static u16 vs_get_vq_size(struct vdpa_device *vdpa, u16 idx)
 {
-	struct vsq *vq = vs_vq(vdpa_to_vs(vdpa), idx);
-
-	return vq ? vq->num : 0;
+	return VSERIAL_VQ_SIZE;
 }
 
 static u32 vs_get_vq_align(struct vdpa_device *vdpa)
@@ -320,6 +318,7 @@ static void vs_do_reset(struct vserial_dev *vs, u32 flags)
 	vs->status = 0;
 	vs->drv_features = 0;
 	vs->suspended = false;
+	vs->pt_ok = false;
 	vs->config_irq_pending = false;
 	spin_unlock(&vs->lock);
 	bitmap_zero(vs->irq_pending, vs->nvqs);
@@ -333,6 +332,20 @@ static void vs_do_reset(struct vserial_dev *vs, u32 flags)
 	vs_wake_ports(vs);
 }
 
+/*
+ * Without a map, IOVAs are taken as physical addresses.  That serves
+ * virtio_vdpa, whose DMA addresses are physical addresses of memory the
+ * kernel gave it.  Any other driver -- vhost-vdpa, that is user space --
+ * reaches guest memory only through the map it installs; until it does,
+ * the device reaches no memory at all.
+ */
+static bool vs_driver_in_kernel(struct vserial_dev *vs)
+{
+	struct device_driver *drv = READ_ONCE(vs->vdpa.dev.driver);
+
+	return drv && !strcmp(drv->name, "virtio_vdpa");
+}
+
 static void vs_set_status(struct vdpa_device *vdpa, u8 status)
 {
 	struct vserial_dev *vs = vdpa_to_vs(vdpa);
@@ -343,6 +356,9 @@ static void vs_set_status(struct vdpa_device *vdpa, u8 status)
 		vs_do_reset(vs, 0);
 		return;
 	}
+
+	if (status & VIRTIO_CONFIG_S_DRIVER_OK)
+		WRITE_ONCE(vs->pt_ok, vs_driver_in_kernel(vs));
 
 	spin_lock_irqsave(&vs->lock, flags);
 	old = vs->status;

@@ -75,6 +75,8 @@ static int vs_translate(struct vserial_dev *vs, u64 iova, u64 len,
 	struct vhost_iotlb_map *map;
 
 	if (vs->pt) {
+		if (!vs->pt_ok)
+			return -EFAULT;
 		*pa = iova;
 		*seg = len;
 		return 0;
