@@ -306,7 +306,13 @@ static u8 vs_get_status(struct vdpa_device *vdpa)
 	return status;
 }
 
-static void vs_do_reset(struct vserial_dev *vs, u32 flags)
+/*
+ * Device reset.  The IOTLB survives it: vhost-vdpa installs the map once
+ * and keeps it across the guest's resets (IOTLB_PERSIST); only reset_map
+ * goes back to the initial state.  The legacy compat_reset, which drops
+ * the map, is for parents that used to do so, and is not implemented.
+ */
+static void vs_do_reset(struct vserial_dev *vs)
 {
 	unsigned long irqflags;
 	u32 i;
@@ -322,10 +328,6 @@ static void vs_do_reset(struct vserial_dev *vs, u32 flags)
 	vs->config_irq_pending = false;
 	spin_unlock(&vs->lock);
 	bitmap_zero(vs->irq_pending, vs->nvqs);
-	if (flags & VDPA_RESET_F_CLEAN_MAP) {
-		vhost_iotlb_reset(vs->iotlb);
-		vs->pt = true;
-	}
 	vserial_ctrl_reset(vs);
 	vs_unquiesce(vs, irqflags);
 
@@ -353,7 +355,7 @@ static void vs_set_status(struct vdpa_device *vdpa, u8 status)
 	u8 old;
 
 	if (!status) {
-		vs_do_reset(vs, 0);
+		vs_do_reset(vs);
 		return;
 	}
 
@@ -381,13 +383,7 @@ static void vs_set_status(struct vdpa_device *vdpa, u8 status)
 
 static int vs_reset(struct vdpa_device *vdpa)
 {
-	vs_do_reset(vdpa_to_vs(vdpa), VDPA_RESET_F_CLEAN_MAP);
-	return 0;
-}
-
-static int vs_compat_reset(struct vdpa_device *vdpa, u32 flags)
-{
-	vs_do_reset(vdpa_to_vs(vdpa), flags);
+	vs_do_reset(vdpa_to_vs(vdpa));
 	return 0;
 }
 
@@ -553,7 +549,6 @@ static const struct vdpa_config_ops vserial_vdpa_ops = {
 	.get_status = vs_get_status,
 	.set_status = vs_set_status,
 	.reset = vs_reset,
-	.compat_reset = vs_compat_reset,
 	.suspend = vs_suspend,
 	.resume = vs_resume,
 	.get_config_size = vs_get_config_size,
