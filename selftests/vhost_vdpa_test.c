@@ -1,0 +1,2259 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhost_vdpa_test - vdpa_vserial driven over vhost-vdpa, as a VMM does
+ *
+ * Each test creates its own vdpa_vserial devices ("vdpa dev add"),
+ * binds them to vhost_vdpa and plays the guest's virtio-console driver
+ * with vdpa_user.c: rings in this process' memory mapped through the
+ * device's IOTLB, control messages, kicks and interrupts.  The host end
+ * of each port is /dev/vserialN.
+ *
+ *   protocol.*  control protocol: ports announced, PORT_READY answered
+ *               in order, host open/close, emergency write, config
+ *               space, many ports with a small control queue
+ *   data.*      bytes both ways between the rings and /dev/vserialN,
+ *               compared and checksummed, in several ring shapes
+ *   hostile.*   one malformed ring, descriptor or control message
+ *               each: the host stays healthy, the device touches no
+ *               memory outside its mappings, sets NEEDS_RESET where the
+ *               ring is malformed (not for ignored control messages),
+ *               a second device keeps moving data, and after a reset
+ *               the device works again
+ *   state.*     suspend/resume in the middle of a transfer, vring base,
+ *               index wrap-around, interrupt suppression
+ *
+ * Needs root, vdpa_vserial and vhost_vdpa (the VM test bed has both).
+ */
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include "kselftest_harness.h"
+#include "vdpa_user.h"
+
+#define VICTIM		"vs0"
+#define OTHER		"vs1"
+#define AGENT_NAME	"org.qemu.guest_agent.0"
+#define FEATURES_MULTI	(VU_FEATURES_BASE | VU_F(VIRTIO_CONSOLE_F_MULTIPORT))
+
+/* ---- Common helpers ---- */
+
+/* One device: the vhost-vdpa driver side and the host ends of its ports. */
+struct side {
+	char name[16];
+	struct vu_dev *dev;
+	struct vu_console con;
+	uint64_t features;
+	unsigned int nqports;		/* ports with queues set up */
+	unsigned int num;		/* their ring size */
+	unsigned int slot;		/* their buffer size */
+	unsigned int nadd;		/* ports the device announces */
+	int host[2];			/* host ends of ports 0 and 1 */
+};
+
+static void side_clear(struct side *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->host[0] = -1;
+	s->host[1] = -1;
+}
+
+static void side_close(struct side *s)
+{
+	int i;
+
+	for (i = 0; i < 2; i++)
+		if (s->host[i] >= 0)
+			close(s->host[i]);
+	vu_console_free(&s->con);
+	vu_close(s->dev);
+	if (s->name[0])
+		vu_dev_del(s->name);
+	side_clear(s);
+}
+
+static void env_setup(struct __test_metadata *_metadata)
+{
+	ASSERT_EQ(0, vu_load_modules()) {
+		TH_LOG("%s", vu_error());
+	}
+	/* Leftovers of a test that was killed. */
+	ASSERT_EQ(0, vu_dev_del(VICTIM));
+	ASSERT_EQ(0, vu_dev_del(OTHER));
+	ASSERT_EQ(0, vu_set_params(VU_DEFAULT_MAX_PORTS, VU_DEFAULT_PORTS)) {
+		TH_LOG("%s", vu_error());
+	}
+}
+
+static void env_teardown(void)
+{
+	vu_dev_del(VICTIM);
+	vu_dev_del(OTHER);
+	vu_set_params(VU_DEFAULT_MAX_PORTS, VU_DEFAULT_PORTS);
+}
+
+/* Create device @name with the given module parameters and open it. */
+static void side_create(struct __test_metadata *_metadata, struct side *s,
+			const char *name, unsigned int max_ports,
+			const char *ports, uint64_t dev_features,
+			const struct vu_opts *opts)
+{
+	side_clear(s);
+	ASSERT_EQ(0, vu_set_params(max_ports, ports)) {
+		TH_LOG("%s", vu_error());
+	}
+	ASSERT_EQ(0, vu_dev_add(name, dev_features, "vhost_vdpa")) {
+		TH_LOG("%s", vu_error());
+	}
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	ASSERT_EQ(0, vu_set_params(VU_DEFAULT_MAX_PORTS, VU_DEFAULT_PORTS));
+	ASSERT_EQ(0, vu_open(name, opts, &s->dev)) {
+		TH_LOG("%s", vu_error());
+	}
+	ASSERT_EQ(3, s->dev->device_id);
+}
+
+/* Initialise the device and run the handshake for @nadd ports. */
+static void side_up(struct __test_metadata *_metadata, struct side *s,
+		    uint64_t features, unsigned int nqports, unsigned int num,
+		    unsigned int slot, unsigned int nadd)
+{
+	vu_console_free(&s->con);
+	s->features = features;
+	s->nqports = nqports;
+	s->num = num;
+	s->slot = slot;
+	s->nadd = nadd;
+	ASSERT_EQ(0, vu_console_init(&s->con, s->dev, features, nqports, num,
+				     slot)) {
+		TH_LOG("%s: %s", s->name, vu_error());
+	}
+	if (!(features & VU_F(VIRTIO_CONSOLE_F_MULTIPORT)))
+		return;
+	ASSERT_EQ(0, vu_console_handshake(&s->con, nadd)) {
+		TH_LOG("%s: %s", s->name, vu_error());
+	}
+	ASSERT_EQ(0, s->con.unexpected) {
+		TH_LOG("%s: %s", s->name, s->con.why);
+	}
+}
+
+static int host_open(struct __test_metadata *_metadata, const char *name,
+		     unsigned int id)
+{
+	char path[64];
+	int fd;
+
+	if (vu_port_path(name, id, path, sizeof(path))) {
+		TH_LOG("%s", vu_error());
+		return -1;
+	}
+	fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		TH_LOG("open %s: %s", path, strerror(errno));
+	return fd;
+}
+
+/* sysfs attribute of the host end @fd of @name's port @id. */
+static long port_attr(const char *name, unsigned int id, const char *attr)
+{
+	char path[64];
+
+	if (vu_port_path(name, id, path, sizeof(path)))
+		return -1;
+	return vu_port_attr(path, attr);
+}
+
+/* Wait for the next control message; fails the test on timeout. */
+static void expect_msg(struct __test_metadata *_metadata, struct side *s,
+		       uint32_t id, uint16_t event, uint16_t value,
+		       struct vu_ctrl_msg *out)
+{
+	struct vu_ctrl_msg m;
+
+	ASSERT_EQ(1, vu_ctrl_recv(s->dev, &m, 3000)) {
+		TH_LOG("%s: no %s for port %u: %s", s->name,
+		       vu_event_name(event), id, vu_error());
+	}
+	vu_console_account(&s->con, &m);
+	ASSERT_EQ(0, s->con.unexpected) {
+		TH_LOG("%s: %s", s->name, s->con.why);
+	}
+	ASSERT_EQ(event, m.event) {
+		TH_LOG("%s: got %s for port %u, expected %s for port %u",
+		       s->name, vu_event_name(m.event), m.id,
+		       vu_event_name(event), id);
+	}
+	ASSERT_EQ(id, m.id);
+	ASSERT_EQ(value, m.value);
+	if (out)
+		*out = m;
+}
+
+/* No control message may arrive for @ms. */
+static void expect_quiet(struct __test_metadata *_metadata, struct side *s,
+			 int ms)
+{
+	struct vu_ctrl_msg m;
+	int r;
+
+	r = vu_ctrl_recv(s->dev, &m, ms);
+	ASSERT_EQ(0, r) {
+		TH_LOG("%s: unexpected %s (value %u) for port %u", s->name,
+		       vu_event_name(m.event), m.value, m.id);
+	}
+}
+
+/* Driver side opens port @id, host side opens it too; both connected. */
+static void port_connect(struct __test_metadata *_metadata, struct side *s,
+			 unsigned int id)
+{
+	ASSERT_EQ(0, vu_console_open_port(&s->con, id)) {
+		TH_LOG("%s", vu_error());
+	}
+	s->host[id] = host_open(_metadata, s->name, id);
+	ASSERT_LE(0, s->host[id]);
+	expect_msg(_metadata, s, id, VIRTIO_CONSOLE_PORT_OPEN, 1, NULL);
+	ASSERT_EQ(1, port_attr(s->name, id, "guest_connected"));
+	ASSERT_EQ(1, port_attr(s->name, id, "host_connected"));
+}
+
+/* Bytes both ways through port @id, compared; fails the test if not. */
+static void roundtrip(struct __test_metadata *_metadata, struct side *s,
+		      unsigned int id, size_t len, uint64_t seed)
+{
+	struct vu_xfer x = { .seed = seed, .max_segs = 4, .indirect = true };
+	uint8_t *data = malloc(len);
+
+	ASSERT_NE(NULL, data);
+	vu_fill_random(&seed, data, len);
+	ASSERT_EQ(0, vu_xfer_g2h(s->dev, id, s->host[id], data, len, &x)) {
+		TH_LOG("%s: %s", s->name, vu_error());
+	}
+	ASSERT_EQ(x.crc_sent, x.crc_got);
+	memset(&x, 0, sizeof(x));
+	x.seed = seed;
+	x.max_segs = 4;
+	x.indirect = true;
+	ASSERT_EQ(0, vu_xfer_h2g(s->dev, id, s->host[id], data, len, &x)) {
+		TH_LOG("%s: %s", s->name, vu_error());
+	}
+	ASSERT_EQ(x.crc_sent, x.crc_got);
+	ASSERT_EQ(0, s->dev->proto_errors) {
+		TH_LOG("%s: %s", s->name, s->dev->last_proto_error);
+	}
+	ASSERT_FALSE(vu_needs_reset(s->dev));
+	free(data);
+}
+
+static uint8_t dev_status(struct __test_metadata *_metadata,
+			  struct vu_dev *dev)
+{
+	uint8_t st = 0;
+
+	EXPECT_EQ(0, vu_get_status(dev, &st));
+	return st;
+}
+
+/* ---- Protocol ---- */
+
+FIXTURE(protocol) {
+	struct side s;
+};
+
+FIXTURE_SETUP(protocol)
+{
+	side_clear(&self->s);
+	env_setup(_metadata);
+}
+
+FIXTURE_TEARDOWN(protocol)
+{
+	side_close(&self->s);
+	env_teardown();
+}
+
+/* What the device tells a VMM about itself. */
+TEST_F(protocol, device_info)
+{
+	struct side *s = &self->s;
+	uint32_t u32 = 0;
+	uint8_t cfg[VU_CFG_SIZE];
+	struct vhost_vring_state vs = { .index = 0 };
+
+	side_create(_metadata, s, VICTIM, VU_DEFAULT_MAX_PORTS,
+		    VU_DEFAULT_PORTS, 0, NULL);
+	EXPECT_EQ(VU_FEATURES_ALL, s->dev->dev_features);
+	EXPECT_EQ(2 * (VU_DEFAULT_MAX_PORTS + 1), s->dev->nvqs);
+	EXPECT_EQ(VU_VQ_NUM_MAX, s->dev->vq_num_max);
+	EXPECT_TRUE(s->dev->backend_offered & VU_F(VHOST_BACKEND_F_SUSPEND));
+	EXPECT_TRUE(s->dev->backend_offered & VU_F(VHOST_BACKEND_F_RESUME));
+	ASSERT_EQ(0, ioctl(s->dev->fd, VHOST_VDPA_GET_CONFIG_SIZE, &u32));
+	EXPECT_EQ(VU_CFG_SIZE, u32);
+	ASSERT_EQ(0, ioctl(s->dev->fd, VHOST_VDPA_GET_VRING_SIZE, &vs));
+	EXPECT_LE(vs.num, VU_VQ_NUM_MAX);
+	EXPECT_LE(1, vs.num);
+
+	ASSERT_EQ(0, vu_get_config(s->dev, 0, cfg, sizeof(cfg)));
+	EXPECT_EQ(VU_DEFAULT_MAX_PORTS, cfg[4] | cfg[5] << 8 |
+		  cfg[6] << 16 | (uint32_t)cfg[7] << 24);
+	/* Reads at any offset agree with the whole. */
+	for (u32 = 0; u32 < VU_CFG_SIZE; u32++) {
+		uint8_t b;
+
+		ASSERT_EQ(0, vu_get_config(s->dev, u32, &b, 1));
+		EXPECT_EQ(cfg[u32], b);
+	}
+	/* Beyond the config space: refused by vhost-vdpa. */
+	EXPECT_NE(0, vu_get_config(s->dev, VU_CFG_SIZE - 2, cfg, 4));
+
+	/* Features: a subset is accepted, FEATURES_OK sticks. */
+	ASSERT_EQ(0, vu_reset(s->dev));
+	ASSERT_EQ(0, vu_negotiate(s->dev, FEATURES_MULTI)) {
+		TH_LOG("%s", vu_error());
+	}
+	EXPECT_EQ(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+		  VIRTIO_CONFIG_S_FEATURES_OK, dev_status(_metadata, s->dev));
+	/* Virtio 1.x only: without VERSION_1, FEATURES_OK does not stick. */
+	ASSERT_EQ(0, vu_reset(s->dev));
+	EXPECT_NE(0, vu_negotiate(s->dev, VU_F(VIRTIO_F_ACCESS_PLATFORM) |
+				  VU_F(VIRTIO_CONSOLE_F_MULTIPORT)));
+	ASSERT_EQ(0, vu_reset(s->dev));
+	EXPECT_EQ(0, dev_status(_metadata, s->dev));
+}
+
+/*
+ * vhost_vdpa allocates its queue array with one kmalloc_array() of
+ * 2 * (max_ports + 1) struct vhost_virtqueue (18856 bytes on 6.12): the
+ * page allocator's 4 MiB limit caps what it can bind at 110 ports.
+ */
+#define VHOST_VDPA_MAX_PORTS	110
+
+/* max_nr_ports follows the max_ports parameter; queue count with it. */
+TEST_F(protocol, config_max_nr_ports)
+{
+	static const unsigned int counts[] = {
+		1, 2, 64, VHOST_VDPA_MAX_PORTS
+	};
+	struct side *s = &self->s;
+	unsigned int i;
+
+	for (i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+		uint32_t max = 0;
+
+		side_create(_metadata, s, VICTIM, counts[i], "console:", 0,
+			    NULL);
+		ASSERT_EQ(0, vu_get_config(s->dev, VU_CFG_MAX_NR_PORTS, &max,
+					   sizeof(max)));
+		EXPECT_EQ(counts[i], le32toh(max));
+		EXPECT_EQ(2 * (counts[i] + 1), s->dev->nvqs);
+		side_close(s);
+	}
+	/* Out of range: refused. */
+	EXPECT_NE(0, vu_set_params(0, "console:"));
+	EXPECT_NE(0, vu_set_params(512, "console:"));
+}
+
+/*
+ * After DEVICE_READY: PORT_ADD for every port and nothing else.  After
+ * PORT_READY: CONSOLE_PORT (console), PORT_NAME (named), PORT_OPEN (host
+ * end open), in that order; nothing for a port before its PORT_READY.
+ */
+TEST_F(protocol, handshake_order)
+{
+	struct side *s = &self->s;
+	struct vu_ctrl_msg m;
+	int h1;
+
+	side_create(_metadata, s, VICTIM, 8, "console:,a.b.c,named.port.two",
+		    0, NULL);
+	ASSERT_EQ(0, vu_console_init(&s->con, s->dev, VU_FEATURES_ALL, 3, 32,
+				     4096));
+	/* The host opens port 1 before the driver knows it: owed, held. */
+	h1 = host_open(_metadata, s->name, 1);
+	ASSERT_LE(0, h1);
+	ASSERT_EQ(0, vu_ctrl_fill(s->dev));
+	expect_quiet(_metadata, s, 300);
+
+	ASSERT_EQ(0, vu_ctrl_send(s->dev, VIRTIO_CONSOLE_BAD_ID,
+				  VIRTIO_CONSOLE_DEVICE_READY, 1)) {
+		TH_LOG("%s", vu_error());
+	}
+	expect_msg(_metadata, s, 0, VIRTIO_CONSOLE_PORT_ADD, 1, NULL);
+	expect_msg(_metadata, s, 1, VIRTIO_CONSOLE_PORT_ADD, 1, NULL);
+	expect_msg(_metadata, s, 2, VIRTIO_CONSOLE_PORT_ADD, 1, NULL);
+	expect_quiet(_metadata, s, 300);
+
+	/* Port 1: named, host end open. */
+	s->con.ports[1].ready = true;
+	ASSERT_EQ(0, vu_ctrl_send(s->dev, 1, VIRTIO_CONSOLE_PORT_READY, 1));
+	expect_msg(_metadata, s, 1, VIRTIO_CONSOLE_PORT_NAME, 1, &m);
+	EXPECT_STREQ("a.b.c", m.name);
+	expect_msg(_metadata, s, 1, VIRTIO_CONSOLE_PORT_OPEN, 1, NULL);
+	expect_quiet(_metadata, s, 200);
+
+	/* Port 0: console without a name, host end closed. */
+	s->con.ports[0].ready = true;
+	ASSERT_EQ(0, vu_ctrl_send(s->dev, 0, VIRTIO_CONSOLE_PORT_READY, 1));
+	expect_msg(_metadata, s, 0, VIRTIO_CONSOLE_CONSOLE_PORT, 1, NULL);
+	expect_quiet(_metadata, s, 200);
+
+	/* Port 2 failed on the driver side (value 0): nothing follows. */
+	ASSERT_EQ(0, vu_ctrl_send(s->dev, 2, VIRTIO_CONSOLE_PORT_READY, 0));
+	expect_quiet(_metadata, s, 200);
+	/* ... and a later PORT_READY 1 is still answered. */
+	s->con.ports[2].ready = true;
+	ASSERT_EQ(0, vu_ctrl_send(s->dev, 2, VIRTIO_CONSOLE_PORT_READY, 1));
+	expect_msg(_metadata, s, 2, VIRTIO_CONSOLE_PORT_NAME, 1, &m);
+	EXPECT_STREQ("named.port.two", m.name);
+	expect_quiet(_metadata, s, 200);
+
+	/* Host open and close after PORT_READY. */
+	s->host[0] = host_open(_metadata, s->name, 0);
+	ASSERT_LE(0, s->host[0]);
+	expect_msg(_metadata, s, 0, VIRTIO_CONSOLE_PORT_OPEN, 1, NULL);
+	close(h1);
+	expect_msg(_metadata, s, 1, VIRTIO_CONSOLE_PORT_OPEN, 0, NULL);
+	h1 = host_open(_metadata, s->name, 1);
+	ASSERT_LE(0, h1);
+	expect_msg(_metadata, s, 1, VIRTIO_CONSOLE_PORT_OPEN, 1, NULL);
+	/* One opener at a time. */
+	{
+		char path[64];
+
+		ASSERT_EQ(0, vu_port_path(s->name, 1, path, sizeof(path)));
+		EXPECT_EQ(-1, open(path, O_RDWR));
+		EXPECT_EQ(EBUSY, errno);
+	}
+	expect_quiet(_metadata, s, 200);
+	close(h1);
+	expect_msg(_metadata, s, 1, VIRTIO_CONSOLE_PORT_OPEN, 0, NULL);
+	EXPECT_EQ(0, s->con.unexpected);
+	EXPECT_EQ(0, s->dev->proto_errors);
+	EXPECT_FALSE(vu_needs_reset(s->dev));
+}
+
+/* A named console port: CONSOLE_PORT, PORT_NAME, PORT_OPEN. */
+TEST_F(protocol, handshake_named_console)
+{
+	struct side *s = &self->s;
+	struct vu_ctrl_msg m;
+
+	side_create(_metadata, s, VICTIM, 4, "console:hvc.named,x", 0, NULL);
+	ASSERT_EQ(0, vu_console_init(&s->con, s->dev, VU_FEATURES_ALL, 2, 16,
+				     4096));
+	s->host[0] = host_open(_metadata, s->name, 0);
+	ASSERT_LE(0, s->host[0]);
+	ASSERT_EQ(1, port_attr(s->name, 0, "console"));
+	ASSERT_EQ(0, vu_ctrl_fill(s->dev));
+	ASSERT_EQ(0, vu_ctrl_send(s->dev, VIRTIO_CONSOLE_BAD_ID,
+				  VIRTIO_CONSOLE_DEVICE_READY, 1)) {
+		TH_LOG("%s", vu_error());
+	}
+	expect_msg(_metadata, s, 0, VIRTIO_CONSOLE_PORT_ADD, 1, NULL);
+	expect_msg(_metadata, s, 1, VIRTIO_CONSOLE_PORT_ADD, 1, NULL);
+	s->con.ports[0].ready = true;
+	ASSERT_EQ(0, vu_ctrl_send(s->dev, 0, VIRTIO_CONSOLE_PORT_READY, 1));
+	expect_msg(_metadata, s, 0, VIRTIO_CONSOLE_CONSOLE_PORT, 1, NULL);
+	expect_msg(_metadata, s, 0, VIRTIO_CONSOLE_PORT_NAME, 1, &m);
+	EXPECT_STREQ("hvc.named", m.name);
+	expect_msg(_metadata, s, 0, VIRTIO_CONSOLE_PORT_OPEN, 1, NULL);
+	expect_quiet(_metadata, s, 200);
+}
+
+/*
+ * DEVICE_READY again after a reset: the ports are announced again (the
+ * reset made the driver forget them).
+ */
+TEST_F(protocol, reset_announces_again)
+{
+	struct side *s = &self->s;
+	int i;
+
+	side_create(_metadata, s, VICTIM, VU_DEFAULT_MAX_PORTS,
+		    VU_DEFAULT_PORTS, 0, NULL);
+	for (i = 0; i < 3; i++) {
+		side_up(_metadata, s, VU_FEATURES_ALL, 2, 16, 4096, 2);
+		EXPECT_TRUE(s->con.ports[0].console);
+		EXPECT_STREQ(AGENT_NAME, s->con.ports[1].name);
+		EXPECT_EQ(1, s->con.ports[1].names);
+		EXPECT_EQ(0, s->con.ports[0].names);
+	}
+}
+
+/* A byte written to emerg_wr reaches the host end of console port 0. */
+TEST_F(protocol, emerg_write)
+{
+	static const char msg[] = "emergency!";
+	struct side *s = &self->s;
+	char buf[64];
+	uint32_t v;
+	ssize_t n;
+	size_t i, got = 0;
+
+	side_create(_metadata, s, VICTIM, VU_DEFAULT_MAX_PORTS,
+		    VU_DEFAULT_PORTS, 0, NULL);
+	s->host[0] = host_open(_metadata, s->name, 0);
+	ASSERT_LE(0, s->host[0]);
+
+	/* Before any initialisation: the spec allows it. */
+	v = htole32('<');
+	ASSERT_EQ(0, vu_set_config(s->dev, VU_CFG_EMERG_WR, &v, 4));
+	side_up(_metadata, s, VU_FEATURES_ALL, 2, 16, 4096, 2);
+	for (i = 0; i < strlen(msg); i++) {
+		/* Only the low byte counts. */
+		v = htole32(0x12345600 | (uint8_t)msg[i]);
+		ASSERT_EQ(0, vu_set_config(s->dev, VU_CFG_EMERG_WR, &v, 4));
+	}
+	/* A one-byte write of emerg_wr, and one covering the field's start. */
+	buf[0] = '>';
+	ASSERT_EQ(0, vu_set_config(s->dev, VU_CFG_EMERG_WR, buf, 1));
+	memcpy(buf, "\0\0\0\0#", 5);
+	ASSERT_EQ(0, vu_set_config(s->dev, VU_CFG_EMERG_WR - 4, buf, 5));
+	/* Writes elsewhere in config space change nothing. */
+	v = htole32(0x41414141);
+	ASSERT_EQ(0, vu_set_config(s->dev, VU_CFG_COLS, &v, 4));
+	ASSERT_EQ(0, vu_get_config(s->dev, VU_CFG_MAX_NR_PORTS, &v, 4));
+	EXPECT_EQ(VU_DEFAULT_MAX_PORTS, le32toh(v));
+
+	memset(buf, 0, sizeof(buf));
+	while (got < strlen(msg) + 3) {
+		ASSERT_LT(0, vu_poll(s->host[0], POLLIN, 2000)) {
+			TH_LOG("got only '%.*s'", (int)got, buf);
+		}
+		n = read(s->host[0], buf + got, sizeof(buf) - 1 - got);
+		ASSERT_LT(0, n);
+		got += n;
+	}
+	EXPECT_STREQ("<emergency!>#", buf);
+	EXPECT_EQ(0, port_attr(s->name, 0, "console_dropped"));
+	EXPECT_FALSE(vu_needs_reset(s->dev));
+}
+
+/*
+ * 40 ports (more than 32, more than fit in the control receive queue of
+ * 8 entries): every PORT_ADD arrives as the driver refills, and every
+ * port's answer to PORT_READY.  The driver kicks only when avail_event
+ * asks (EVENT_IDX), so the device must publish it when it runs dry.
+ */
+TEST_F_TIMEOUT(protocol, many_ports_small_ctrl_queue, 120)
+{
+	struct side *s = &self->s;
+	char ports[4096] = "console:";
+	char name[32];
+	unsigned int i;
+
+	for (i = 1; i < 40; i++) {
+		snprintf(name, sizeof(name), ",port.%02u", i);
+		strcat(ports, name);
+	}
+	ASSERT_EQ(0, vu_set_params(64, ports));
+	side_create(_metadata, s, VICTIM, 64, ports, 0, NULL);
+	ASSERT_EQ(130, s->dev->nvqs);
+	ASSERT_EQ(0, vu_console_init(&s->con, s->dev, VU_FEATURES_ALL, 1, 8,
+				     4096));
+	ASSERT_EQ(64, s->con.nports);
+	s->dev->vqs[VU_CTRL_RXQ].event_kick = true;
+	s->dev->vqs[VU_CTRL_TXQ].event_kick = true;
+	ASSERT_EQ(0, vu_console_handshake(&s->con, 40)) {
+		TH_LOG("%s", vu_error());
+	}
+	EXPECT_EQ(0, s->con.unexpected) {
+		TH_LOG("%s", s->con.why);
+	}
+	for (i = 0; i < 64; i++) {
+		struct vu_port_state *p = &s->con.ports[i];
+
+		EXPECT_EQ(i < 40, p->adds) {
+			TH_LOG("port %u: %u PORT_ADDs", i, p->adds);
+		}
+		if (i >= 40)
+			continue;
+		EXPECT_EQ(i == 0, p->consoles);
+		EXPECT_EQ(i != 0, p->names) {
+			TH_LOG("port %u: %u PORT_NAMEs", i, p->names);
+		}
+		if (i) {
+			snprintf(name, sizeof(name), "port.%02u", i);
+			EXPECT_STREQ(name, p->name);
+		}
+		EXPECT_EQ(0, p->opens);
+	}
+	EXPECT_EQ(0, s->dev->proto_errors);
+}
+
+/*
+ * The largest device the module offers: max_nr_ports 511, 1024 queues,
+ * used by a VMM over vhost-vdpa (README: QEMU's vhost-vdpa-device-pci).
+ * The last queues (1022/1023, port 510) carry data.  The ports list
+ * (a charp parameter, at most 1024 bytes) cannot name 511 ports, so
+ * port 510 is driven on the queues alone: the device ignores its queues
+ * (no port), which must not break anything.
+ */
+TEST_F_TIMEOUT(protocol, max_nr_ports_511, 120)
+{
+	struct side *s = &self->s;
+	struct vu_qcfg qs[6];
+	uint32_t max = 0;
+
+	side_create(_metadata, s, VICTIM, 511, VU_DEFAULT_PORTS, 0, NULL);
+	ASSERT_EQ(1024, s->dev->nvqs);
+	ASSERT_EQ(0, vu_get_config(s->dev, VU_CFG_MAX_NR_PORTS, &max, 4));
+	ASSERT_EQ(511, le32toh(max));
+
+	qs[0] = (struct vu_qcfg){ VU_CTRL_RXQ, 64, VU_CTRL_BUF, 0 };
+	qs[1] = (struct vu_qcfg){ VU_CTRL_TXQ, 64, VU_CTRL_BUF, 0 };
+	qs[2] = (struct vu_qcfg){ vu_port_rxq(1), 64, 4096, 0 };
+	qs[3] = (struct vu_qcfg){ vu_port_txq(1), 64, 4096, 0 };
+	qs[4] = (struct vu_qcfg){ vu_port_rxq(510), 8, 4096, 0 };
+	qs[5] = (struct vu_qcfg){ vu_port_txq(510), 8, 4096, 0 };
+	ASSERT_EQ(1023, qs[5].idx);
+	memset(&s->con, 0, sizeof(s->con));
+	s->con.dev = s->dev;
+	s->con.nports = 511;
+	s->con.ports = calloc(511, sizeof(*s->con.ports));
+	ASSERT_NE(NULL, s->con.ports);
+	ASSERT_EQ(0, vu_init(s->dev, VU_FEATURES_ALL, qs, 6)) {
+		TH_LOG("%s", vu_error());
+	}
+	ASSERT_EQ(0, vu_console_handshake(&s->con, 2)) {
+		TH_LOG("%s", vu_error());
+	}
+	/* A buffer on the queues of port 510, which does not exist. */
+	ASSERT_LE(0, vu_vq_add1(&s->dev->vqs[1023], "x", 1, false));
+	ASSERT_LE(0, vu_vq_kick(&s->dev->vqs[1023]));
+	ASSERT_LE(0, vu_vq_add1(&s->dev->vqs[1022], NULL, 64, true));
+	ASSERT_LE(0, vu_vq_kick(&s->dev->vqs[1022]));
+	/* Port 1 works. */
+	ASSERT_EQ(0, vu_console_open_port(&s->con, 1));
+	s->host[1] = host_open(_metadata, s->name, 1);
+	ASSERT_LE(0, s->host[1]);
+	expect_msg(_metadata, s, 1, VIRTIO_CONSOLE_PORT_OPEN, 1, NULL);
+	roundtrip(_metadata, s, 1, 50000, 511);
+	EXPECT_FALSE(vu_needs_reset(s->dev));
+}
+
+/* Without MULTIPORT: one console port 0 on queues 0/1, no control queue. */
+TEST_F(protocol, single_port)
+{
+	struct side *s = &self->s;
+	uint8_t data[3000];
+	struct vu_xfer x = { .seed = 3 };
+	uint64_t seed = 3;
+
+	side_create(_metadata, s, VICTIM, VU_DEFAULT_MAX_PORTS,
+		    VU_DEFAULT_PORTS, VU_FEATURES_BASE | VU_F(0) | VU_F(2) |
+		    VU_F(VIRTIO_RING_F_INDIRECT_DESC) |
+		    VU_F(VIRTIO_RING_F_EVENT_IDX), NULL);
+	EXPECT_FALSE(s->dev->dev_features & VU_F(VIRTIO_CONSOLE_F_MULTIPORT));
+	s->host[0] = host_open(_metadata, s->name, 0);
+	ASSERT_LE(0, s->host[0]);
+	side_up(_metadata, s, s->dev->dev_features, 1, 32, 4096, 1);
+	/* The driver side counts as open from DRIVER_OK on. */
+	EXPECT_EQ(1, port_attr(s->name, 0, "guest_connected"));
+	vu_fill_random(&seed, data, sizeof(data));
+	ASSERT_EQ(0, vu_xfer_g2h(s->dev, 0, s->host[0], data, sizeof(data),
+				 &x)) {
+		TH_LOG("%s", vu_error());
+	}
+	ASSERT_EQ(0, vu_xfer_h2g(s->dev, 0, s->host[0], data, sizeof(data),
+				 &x)) {
+		TH_LOG("%s", vu_error());
+	}
+	EXPECT_FALSE(vu_needs_reset(s->dev));
+}
+
+/* ---- Data ---- */
+
+FIXTURE(data) {
+	struct side s;
+};
+
+FIXTURE_VARIANT(data) {
+	uint64_t features;
+	unsigned int num;
+	unsigned int slot;
+	unsigned int max_segs;
+	bool indirect;
+	bool event_kick;
+	size_t len;
+};
+
+/* Split rings, direct chains of up to 4 segments. */
+FIXTURE_VARIANT_ADD(data, plain) {
+	.features = FEATURES_MULTI,
+	.num = 256, .slot = 4096, .max_segs = 4, .len = 1 << 20,
+};
+
+/* Indirect tables of up to 16 entries, direct chains mixed in. */
+FIXTURE_VARIANT_ADD(data, indirect) {
+	.features = VU_FEATURES_ALL & ~VU_F(VIRTIO_RING_F_EVENT_IDX),
+	.num = 128, .slot = 8192, .max_segs = 16, .indirect = true,
+	.len = 1 << 20,
+};
+
+/* EVENT_IDX: the driver kicks only when avail_event asks for it. */
+FIXTURE_VARIANT_ADD(data, event_idx) {
+	.features = VU_FEATURES_ALL,
+	.num = 64, .slot = 4096, .max_segs = 3, .indirect = true,
+	.event_kick = true, .len = 1 << 20,
+};
+
+/* A ring of one entry. */
+FIXTURE_VARIANT_ADD(data, ring_of_one) {
+	.features = FEATURES_MULTI,
+	.num = 1, .slot = 4096, .max_segs = 1, .len = 64 << 10,
+};
+
+/* Many tiny segments: chains of up to 16 buffers of at most 16 bytes. */
+FIXTURE_VARIANT_ADD(data, tiny_segments) {
+	.features = VU_FEATURES_ALL,
+	.num = 1024, .slot = 16, .max_segs = 16, .indirect = true,
+	.event_kick = true, .len = 128 << 10,
+};
+
+FIXTURE_SETUP(data)
+{
+	unsigned int i;
+
+	side_clear(&self->s);
+	env_setup(_metadata);
+	side_create(_metadata, &self->s, VICTIM, VU_DEFAULT_MAX_PORTS,
+		    VU_DEFAULT_PORTS, 0, NULL);
+	side_up(_metadata, &self->s, variant->features, 2, variant->num,
+		variant->slot, 2);
+	for (i = 0; i < self->s.dev->nvqs; i++)
+		self->s.dev->vqs[i].event_kick = variant->event_kick;
+}
+
+FIXTURE_TEARDOWN(data)
+{
+	side_close(&self->s);
+	env_teardown();
+}
+
+static void xfer_both(struct __test_metadata *_metadata, struct side *s,
+		      unsigned int id, const FIXTURE_VARIANT(data) *variant)
+{
+	struct vu_xfer x = {
+		.max_segs = variant->max_segs,
+		.max_chunk = variant->slot * variant->max_segs,
+		.indirect = variant->indirect,
+		.seed = 1000 + id,
+	};
+	uint64_t seed = 42 + id, t;
+	uint8_t *data = malloc(variant->len);
+
+	ASSERT_NE(NULL, data);
+	vu_fill_random(&seed, data, variant->len);
+
+	t = vu_now_ms();
+	ASSERT_EQ(0, vu_xfer_g2h(s->dev, id, s->host[id], data, variant->len,
+				 &x)) {
+		TH_LOG("%s", vu_error());
+	}
+	ASSERT_EQ(x.crc_sent, x.crc_got);
+	ksft_print_msg("port %u guest->host: %zu bytes in %u chains, crc32 %08x, %llu ms\n",
+		       id, x.done, x.chains, x.crc_got,
+		       (unsigned long long)(vu_now_ms() - t));
+
+	x.seed = 2000 + id;
+	t = vu_now_ms();
+	ASSERT_EQ(0, vu_xfer_h2g(s->dev, id, s->host[id], data, variant->len,
+				 &x)) {
+		TH_LOG("%s", vu_error());
+	}
+	ASSERT_EQ(x.crc_sent, x.crc_got);
+	ksft_print_msg("port %u host->guest: %zu bytes in %u chains, crc32 %08x, %llu ms\n",
+		       id, x.done, x.chains, x.crc_got,
+		       (unsigned long long)(vu_now_ms() - t));
+	free(data);
+
+	EXPECT_EQ(0, s->dev->proto_errors) {
+		TH_LOG("%s", s->dev->last_proto_error);
+	}
+	EXPECT_TRUE(vu_canaries_ok(s->dev));
+	EXPECT_FALSE(vu_needs_reset(s->dev));
+	/* The driver did not suppress interrupts: it got some. */
+	EXPECT_LT(0, vu_vq_calls(&s->dev->vqs[vu_port_rxq(id)]));
+	EXPECT_LT(0, vu_vq_calls(&s->dev->vqs[vu_port_txq(id)]));
+}
+
+/* Port 1 (data port): guest->host and host->guest, compared. */
+TEST_F_TIMEOUT(data, both_ways, 120)
+{
+	port_connect(_metadata, &self->s, 1);
+	xfer_both(_metadata, &self->s, 1, variant);
+}
+
+/*
+ * Port 0 (console): its output is taken at the kick into the console
+ * buffer (64 KiB); the host reads it from there.
+ */
+TEST_F_TIMEOUT(data, console_port, 120)
+{
+	FIXTURE_VARIANT(data) v = *variant;
+
+	if (v.len > 60000)
+		v.len = 60000;
+	port_connect(_metadata, &self->s, 0);
+	xfer_both(_metadata, &self->s, 0, &v);
+	EXPECT_EQ(0, port_attr(self->s.name, 0, "console_dropped"));
+}
+
+/* Host end semantics with the driver side closed and open. */
+TEST_F(data, host_end_semantics)
+{
+	struct side *s = &self->s;
+	struct vu_vq *rxq = &s->dev->vqs[vu_port_rxq(1)];
+	char buf[64];
+	int fd, flags;
+	short ev;
+
+	fd = host_open(_metadata, s->name, 1);
+	ASSERT_LE(0, fd);
+	s->host[1] = fd;
+	expect_msg(_metadata, s, 1, VIRTIO_CONSOLE_PORT_OPEN, 1, NULL);
+
+	/* Driver side closed: read is end of file, write would block. */
+	EXPECT_EQ(0, port_attr(s->name, 1, "guest_connected"));
+	EXPECT_EQ(0, read(fd, buf, sizeof(buf)));
+	EXPECT_EQ(-1, write(fd, "x", 1));
+	EXPECT_EQ(EAGAIN, errno);
+	ev = vu_poll(fd, POLLIN | POLLOUT, 0);
+	EXPECT_TRUE(ev & POLLHUP);
+	EXPECT_FALSE(ev & POLLOUT);
+
+	/* Open, no buffers posted: read and write would block. */
+	ASSERT_EQ(0, vu_ctrl_send(s->dev, 1, VIRTIO_CONSOLE_PORT_OPEN, 1));
+	EXPECT_EQ(1, port_attr(s->name, 1, "guest_connected"));
+	EXPECT_EQ(-1, read(fd, buf, sizeof(buf)));
+	EXPECT_EQ(EAGAIN, errno);
+	EXPECT_EQ(-1, write(fd, "x", 1));
+	EXPECT_EQ(EAGAIN, errno);
+	ev = vu_poll(fd, POLLIN | POLLOUT, 0);
+	EXPECT_EQ(0, ev & (POLLHUP | POLLIN | POLLOUT | POLLERR));
+
+	/* A receive buffer: POLLOUT, and the write lands in it. */
+	ASSERT_LE(0, vu_vq_add1(rxq, NULL, rxq->slot_size < 100 ?
+				rxq->slot_size : 100, true));
+	ASSERT_LE(0, vu_vq_kick(rxq));
+	EXPECT_EQ(POLLOUT, vu_poll(fd, POLLOUT, 2000) & (POLLOUT | POLLERR));
+	EXPECT_EQ(5, write(fd, "hello", 5));
+	{
+		uint16_t head;
+		uint32_t len;
+
+		ASSERT_EQ(1, vu_vq_wait_used(rxq, 2000));
+		ASSERT_EQ(1, vu_vq_get_used(rxq, &head, &len));
+		/* The buffer holding data goes back at the write's end. */
+		EXPECT_EQ(5, len);
+		EXPECT_EQ(5, vu_vq_copy_in(rxq, head, len, buf, sizeof(buf)));
+		EXPECT_EQ(0, memcmp(buf, "hello", 5));
+	}
+	/* A transmit buffer: POLLIN, read returns it. */
+	ASSERT_LE(0, vu_port_send(s->dev, 1, "world", 5, 1, false));
+	EXPECT_TRUE(vu_poll(fd, POLLIN, 2000) & POLLIN);
+	EXPECT_EQ(5, read(fd, buf, sizeof(buf)));
+	EXPECT_EQ(0, memcmp(buf, "world", 5));
+
+	/* Driver closes: read is end of file again, POLLHUP. */
+	ASSERT_EQ(0, vu_ctrl_send(s->dev, 1, VIRTIO_CONSOLE_PORT_OPEN, 0));
+	EXPECT_EQ(0, port_attr(s->name, 1, "guest_connected"));
+	EXPECT_EQ(0, read(fd, buf, sizeof(buf)));
+	EXPECT_TRUE(vu_poll(fd, POLLIN, 0) & POLLHUP);
+
+	/* Blocking read returns end of file, not -EAGAIN. */
+	flags = fcntl(fd, F_GETFL);
+	ASSERT_EQ(0, fcntl(fd, F_SETFL, flags & ~O_NONBLOCK));
+	EXPECT_EQ(0, read(fd, buf, sizeof(buf)));
+	EXPECT_FALSE(vu_needs_reset(s->dev));
+}
+
+/* Blocking reader and writer threads, the driver slow on purpose. */
+struct bio {
+	int fd;
+	uint8_t *buf;
+	size_t len;
+	ssize_t done;
+	int err;
+};
+
+static void *bio_reader(void *arg)
+{
+	struct bio *b = arg;
+	ssize_t n;
+
+	b->done = 0;
+	while ((size_t)b->done < b->len) {
+		n = read(b->fd, b->buf + b->done, b->len - b->done);
+		if (n <= 0) {
+			b->err = n ? errno : 0;
+			break;
+		}
+		b->done += n;
+	}
+	return NULL;
+}
+
+static void *bio_writer(void *arg)
+{
+	struct bio *b = arg;
+
+	b->done = write(b->fd, b->buf, b->len);
+	b->err = b->done < 0 ? errno : 0;
+	return NULL;
+}
+
+TEST_F_TIMEOUT(data, blocking_io, 120)
+{
+	struct side *s = &self->s;
+	size_t len = 200000, off, n;
+	uint8_t *data = malloc(len), *got = calloc(1, len);
+	uint64_t seed = 99;
+	struct bio b = { 0 };
+	pthread_t t;
+	char path[64];
+	uint16_t head;
+	uint32_t ulen;
+	struct vu_vq *txq = &s->dev->vqs[vu_port_txq(1)];
+	struct vu_vq *rxq = &s->dev->vqs[vu_port_rxq(1)];
+	unsigned int segs;
+	size_t chunk;
+	int r;
+
+	ASSERT_NE(NULL, data);
+	ASSERT_NE(NULL, got);
+	vu_fill_random(&seed, data, len);
+	ASSERT_EQ(0, vu_port_path(s->name, 1, path, sizeof(path)));
+	b.fd = open(path, O_RDWR);
+	ASSERT_LE(0, b.fd);
+	expect_msg(_metadata, s, 1, VIRTIO_CONSOLE_PORT_OPEN, 1, NULL);
+	ASSERT_EQ(0, vu_ctrl_send(s->dev, 1, VIRTIO_CONSOLE_PORT_OPEN, 1));
+
+	/* Reader blocks; the driver sends a chain every few ms. */
+	b.buf = got;
+	b.len = len;
+	ASSERT_EQ(0, pthread_create(&t, NULL, bio_reader, &b));
+	segs = txq->num > 1 ? 2 : 1;
+	chunk = segs * txq->slot_size < 3000 ? segs * txq->slot_size : 3000;
+	for (off = 0; off < len; off += n) {
+		n = len - off < chunk ? len - off : chunk;
+		while ((r = vu_port_send(s->dev, 1, data + off, n, segs,
+					 false)) == -ENOSPC) {
+			ASSERT_EQ(1, vu_vq_wait_used(txq, 5000));
+			while (vu_vq_get_used(txq, &head, &ulen) > 0)
+				;
+		}
+		ASSERT_LE(0, r);
+		if (!(off % 30000))
+			usleep(5000);
+	}
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_EQ(len, b.done) {
+		TH_LOG("reader: %zd bytes, %s", b.done, strerror(b.err));
+	}
+	EXPECT_EQ(0, memcmp(data, got, len));
+
+	/* Writer blocks in one write(); the driver posts buffers slowly. */
+	b.buf = data;
+	ASSERT_EQ(0, pthread_create(&t, NULL, bio_writer, &b));
+	for (off = 0; off < len;) {
+		while (rxq->nfree &&
+		       vu_vq_add1(rxq, NULL, rxq->slot_size < 1000 ?
+				  rxq->slot_size : 1000, true) >= 0)
+			;
+		vu_vq_kick(rxq);
+		ASSERT_EQ(1, vu_vq_wait_used(rxq, 5000)) {
+			TH_LOG("host->guest stalled at %zu", off);
+		}
+		while (vu_vq_get_used(rxq, &head, &ulen) > 0) {
+			ASSERT_GE(len, off + ulen);
+			vu_vq_copy_in(rxq, head, ulen, got + off, len - off);
+			off += ulen;
+		}
+		usleep(1000);
+	}
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_EQ(len, b.done);
+	EXPECT_EQ(0, memcmp(data, got, len));
+
+	/* A reader blocked with nothing pending sees end of file on close. */
+	b.buf = got;
+	b.len = 10;
+	ASSERT_EQ(0, pthread_create(&t, NULL, bio_reader, &b));
+	usleep(200000);
+	ASSERT_EQ(0, vu_ctrl_send(s->dev, 1, VIRTIO_CONSOLE_PORT_OPEN, 0));
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_EQ(0, b.done);
+	EXPECT_EQ(0, b.err);
+	close(b.fd);
+	free(data);
+	free(got);
+	EXPECT_EQ(0, s->dev->proto_errors);
+	EXPECT_FALSE(vu_needs_reset(s->dev));
+}
+
+/* ---- Limits: the longest legal chains ---- */
+
+FIXTURE(limits) {
+	struct side s;
+};
+
+FIXTURE_SETUP(limits)
+{
+	side_clear(&self->s);
+	env_setup(_metadata);
+	side_create(_metadata, &self->s, VICTIM, VU_DEFAULT_MAX_PORTS,
+		    VU_DEFAULT_PORTS, 0, NULL);
+}
+
+FIXTURE_TEARDOWN(limits)
+{
+	side_close(&self->s);
+	env_teardown();
+}
+
+/* Read everything the host end has (O_NONBLOCK), waiting a little. */
+static size_t host_read_all(int fd, uint8_t *buf, size_t size, int wait_ms)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < size) {
+		n = read(fd, buf + got, size - got);
+		if (n > 0) {
+			got += n;
+			continue;
+		}
+		if (n < 0 && errno == EAGAIN &&
+		    vu_poll(fd, POLLIN, wait_ms) > 0)
+			continue;
+		break;
+	}
+	return got;
+}
+
+/* A direct chain using every descriptor of the ring is legal. */
+TEST_F(limits, chain_of_ring_size)
+{
+	struct side *s = &self->s;
+	struct vu_vq *vq;
+	uint8_t buf[4096], exp[4096];
+	unsigned int i, num = 256;
+
+	side_up(_metadata, s, FEATURES_MULTI, 2, num, 64, 2);
+	port_connect(_metadata, s, 1);
+	vq = &s->dev->vqs[vu_port_txq(1)];
+	ASSERT_EQ(num, vq->nfree);
+	for (i = 0; i < num; i++) {
+		uint8_t *p = vq->slots + i * vq->slot_size;
+
+		p[0] = i;
+		p[1] = i >> 8;
+		exp[2 * i] = i;
+		exp[2 * i + 1] = i >> 8;
+		vu_desc_set(&vq->desc[i], vq->slots_iova + i * vq->slot_size, 2,
+			    i + 1 < num ? VRING_DESC_F_NEXT : 0, i + 1);
+	}
+	vq->nfree = 0;
+	vu_vq_publish(vq, 0);
+	vu_vq_kick(vq);
+	EXPECT_EQ(2 * num, host_read_all(s->host[1], buf, sizeof(buf), 500));
+	EXPECT_EQ(0, memcmp(buf, exp, 2 * num));
+	EXPECT_EQ(1, vu_vq_wait_used(vq, 1000));
+	EXPECT_EQ(1, vu_vq_used_idx(vq));
+	EXPECT_EQ(0, vq->used->ring[0].id);
+	EXPECT_EQ(0, vq->used->ring[0].len);
+	EXPECT_FALSE(vu_needs_reset(s->dev));
+}
+
+/* An indirect table of 1024 entries (the device's limit) is legal. */
+TEST_F(limits, indirect_table_1024)
+{
+	struct side *s = &self->s;
+	struct vu_vq *vq;
+	struct vring_desc *t;
+	uint64_t t_iova, b_iova;
+	uint8_t *b, buf[2048];
+	unsigned int i;
+
+	side_up(_metadata, s, VU_FEATURES_ALL, 2, 16, 4096, 2);
+	port_connect(_metadata, s, 1);
+	vq = &s->dev->vqs[vu_port_txq(1)];
+	t = vu_alloc(s->dev, 1024 * 16, &t_iova);
+	b = vu_alloc(s->dev, 1024, &b_iova);
+	ASSERT_NE(NULL, t);
+	ASSERT_NE(NULL, b);
+	for (i = 0; i < 1024; i++) {
+		b[i] = i * 7;
+		vu_desc_set(&t[i], b_iova + i, 1,
+			    i < 1023 ? VRING_DESC_F_NEXT : 0, i + 1);
+	}
+	vu_desc_set(&vq->desc[0], t_iova, 1024 * 16, VRING_DESC_F_INDIRECT, 0);
+	vq->nfree = 0;
+	vu_vq_publish(vq, 0);
+	vu_vq_kick(vq);
+	ASSERT_EQ(1024, host_read_all(s->host[1], buf, sizeof(buf), 500));
+	EXPECT_EQ(0, memcmp(buf, b, 1024));
+	EXPECT_EQ(1, vu_vq_wait_used(vq, 1000));
+	EXPECT_FALSE(vu_needs_reset(s->dev));
+	EXPECT_TRUE(vu_canaries_ok(s->dev));
+}
+
+/*
+ * Zero-length descriptors inside a chain are skipped; a chain made of
+ * them only is returned empty.
+ */
+TEST_F(limits, zero_length_descriptors)
+{
+	struct side *s = &self->s;
+	struct vu_vq *vq;
+	uint8_t buf[16];
+
+	side_up(_metadata, s, FEATURES_MULTI, 2, 16, 64, 2);
+	port_connect(_metadata, s, 1);
+	vq = &s->dev->vqs[vu_port_txq(1)];
+	memcpy(vq->slots + 1 * 64, "ab", 2);
+	vu_desc_set(&vq->desc[0], vq->slots_iova, 0, VRING_DESC_F_NEXT, 1);
+	vu_desc_set(&vq->desc[1], vq->slots_iova + 64, 2, VRING_DESC_F_NEXT, 2);
+	vu_desc_set(&vq->desc[2], vq->slots_iova, 0, 0, 0);
+	vu_desc_set(&vq->desc[3], vq->slots_iova, 0, 0, 0);
+	vq->nfree = 0;
+	vu_vq_publish(vq, 0);
+	vu_vq_publish(vq, 3);
+	vu_vq_kick(vq);
+	EXPECT_EQ(2, host_read_all(s->host[1], buf, sizeof(buf), 500));
+	EXPECT_EQ(0, memcmp(buf, "ab", 2));
+	EXPECT_EQ(1, vu_vq_wait_used(vq, 1000));
+	usleep(100000);
+	EXPECT_EQ(2, vu_vq_used_idx(vq));
+	EXPECT_FALSE(vu_needs_reset(s->dev));
+}
+
+/* ---- Hostile drivers ---- */
+
+/*
+ * vs0 is the victim, brought up with ports 0 and 1 (the driver side of
+ * port 1 open, no receive buffers posted) and the host end of port 1
+ * open; vs1 is a bystander that keeps moving data.  Each variant injects
+ * one malformation into the victim and triggers its processing.
+ */
+#define H_NUM		64
+#define H_SLOT		4096
+#define IOVA_FREE	0x10000000ULL	/* nothing mapped here by default */
+#define IOVA_TOP	(~0ULL - VU_PAGE_SIZE + 1)
+
+struct xmap {
+	uint8_t *va;
+	size_t size;
+	uint64_t iova;
+	bool check;			/* must still hold its fill byte */
+	int fill;
+};
+
+struct hctx {
+	struct side v;			/* victim (vs0) */
+	struct side o;			/* bystander (vs1) */
+	struct xmap x[4];
+	int nx;
+	uint64_t features;
+	uint64_t irq0;
+};
+
+typedef void (*inject_fn)(struct __test_metadata *_metadata,
+			  struct hctx *h);
+
+FIXTURE(hostile) {
+	struct hctx h;
+};
+
+/* Which queue of port 1 the variant breaks, as its host end sees it. */
+enum { H_NONE, H_TX, H_RX };
+
+FIXTURE_VARIANT(hostile) {
+	inject_fn inject;
+	bool needs_reset;
+	bool no_indirect;
+	int broken;			/* H_TX: read() fails, H_RX: write() */
+};
+
+static struct vu_vq *vvq(struct hctx *h, unsigned int idx)
+{
+	return &h->v.dev->vqs[idx];
+}
+
+/* Take a free descriptor away from the library's bookkeeping. */
+static uint16_t take(struct __test_metadata *_metadata, struct vu_vq *vq)
+{
+	ASSERT_LT(0, vq->nfree);
+	return vq->free[--vq->nfree];
+}
+
+static uint64_t slot_iova(struct vu_vq *vq, uint16_t i)
+{
+	return vq->slots_iova + (uint64_t)i * vq->slot_size;
+}
+
+static uint8_t *slot_va(struct vu_vq *vq, uint16_t i)
+{
+	return vq->slots + (size_t)i * vq->slot_size;
+}
+
+/* The indirect table area of head @i (16 entries). */
+static struct vring_desc *itab(struct vu_vq *vq, uint16_t i)
+{
+	return vq->itabs + (size_t)i * VU_MAX_SEGS;
+}
+
+static uint64_t itab_iova(struct vu_vq *vq, uint16_t i)
+{
+	return vq->itabs_iova + (uint64_t)i * VU_MAX_SEGS * 16;
+}
+
+/* Map @size bytes of fresh memory filled with @fill at @iova. */
+static struct xmap *xmap(struct __test_metadata *_metadata, struct hctx *h,
+			 uint64_t iova, size_t size, uint8_t perm, bool check,
+			 int fill)
+{
+	struct xmap *x;
+
+	ASSERT_GT(4, h->nx);
+	x = &h->x[h->nx];
+	x->va = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	ASSERT_NE(MAP_FAILED, x->va);
+	memset(x->va, fill, size);
+	x->size = size;
+	x->iova = iova;
+	x->check = check;
+	x->fill = fill;
+	h->nx++;
+	ASSERT_EQ(0, vu_iotlb_update(h->v.dev, iova, size, x->va, perm)) {
+		TH_LOG("%s", vu_error());
+	}
+	return x;
+}
+
+/* Read the host end until it fails or has nothing; bytes read. */
+static size_t host_drain(int fd, int *err)
+{
+	static uint8_t buf[65536];
+	size_t total = 0;
+	ssize_t n;
+
+	for (;;) {
+		n = read(fd, buf, sizeof(buf));
+		if (n > 0) {
+			total += n;
+			continue;
+		}
+		*err = n ? errno : 0;
+		if (n < 0 && errno == EAGAIN &&
+		    vu_poll(fd, POLLIN, 300) > 0)
+			continue;
+		return total;
+	}
+}
+
+/* Trigger the victim's port 1 transmit queue: kick, then the host reads. */
+static size_t trig_tx(struct __test_metadata *_metadata, struct hctx *h,
+		      struct vu_vq *vq, int expect_err)
+{
+	size_t n;
+	int err = 0;
+
+	vu_vq_kick(vq);
+	n = host_drain(h->v.host[1], &err);
+	EXPECT_EQ(expect_err, err) {
+		TH_LOG("host read: %s after %zu bytes", strerror(err), n);
+	}
+	return n;
+}
+
+/* Trigger the victim's port 1 receive queue: kick, then the host writes. */
+static void trig_rx(struct __test_metadata *_metadata, struct hctx *h,
+		    struct vu_vq *vq, size_t len)
+{
+	static uint8_t buf[65536];
+	ssize_t n;
+	int tries;
+
+	memset(buf, 'W', sizeof(buf));
+	vu_vq_kick(vq);
+	for (tries = 0; tries < 3; tries++) {
+		n = write(h->v.host[1], buf, len);
+		if (n < 0)
+			break;
+	}
+	EXPECT_EQ(-1, n);
+	EXPECT_EQ(EIO, errno);
+}
+
+/* -- Descriptor chains on port 1's transmit queue -- */
+
+/* d0 -> d1 -> d0 ..., 64 bytes each: at most a ring's worth is read. */
+static void inj_desc_loop(struct __test_metadata *_metadata, struct hctx *h)
+{
+	struct vu_vq *vq = vvq(h, vu_port_txq(1));
+	uint16_t a = take(_metadata, vq), b = take(_metadata, vq);
+	size_t n;
+
+	vu_desc_set(&vq->desc[a], slot_iova(vq, a), 64, VRING_DESC_F_NEXT, b);
+	vu_desc_set(&vq->desc[b], slot_iova(vq, b), 64, VRING_DESC_F_NEXT, a);
+	vu_vq_publish(vq, a);
+	n = trig_tx(_metadata, h, vq, EIO);
+	EXPECT_GE(vq->num * 64, n);
+}
+
+/* Every descriptor in one cycle, 1 byte each: a chain longer than the ring. */
+static void inj_chain_longer_than_ring(struct __test_metadata *_metadata,
+				       struct hctx *h)
+{
+	struct vu_vq *vq = vvq(h, vu_port_txq(1));
+	unsigned int i, num = vq->num;
+	size_t n;
+
+	ASSERT_EQ(num, vq->nfree);
+	vq->nfree = 0;
+	for (i = 0; i < num; i++)
+		vu_desc_set(&vq->desc[i], slot_iova(vq, i), 1,
+			    VRING_DESC_F_NEXT, (i + 1) % num);
+	vu_vq_publish(vq, 5);
+	n = trig_tx(_metadata, h, vq, EIO);
+	EXPECT_GE(num, n);
+}
+
+/* Zero-length descriptors looping on the control transmit queue. */
+static void inj_ctrl_loop_zero_len(struct __test_metadata *_metadata,
+				   struct hctx *h)
+{
+	struct vu_vq *vq = vvq(h, VU_CTRL_TXQ);
+	uint16_t a = take(_metadata, vq), b = take(_metadata, vq);
+
+	vu_desc_set(&vq->desc[a], slot_iova(vq, a), 0, VRING_DESC_F_NEXT, b);
+	vu_desc_set(&vq->desc[b], slot_iova(vq, b), 0, VRING_DESC_F_NEXT, a);
+	vu_vq_publish(vq, a);
+	vu_vq_kick(vq);
+}
+
+/* A loop on the console's transmit queue (drained in the kick). */
+static void inj_console_loop(struct __test_metadata *_metadata,
+			     struct hctx *h)
+{
+	struct vu_vq *vq = vvq(h, vu_port_txq(0));
+	uint16_t a = take(_metadata, vq), b = take(_metadata, vq);
+
+	vu_desc_set(&vq->desc[a], slot_iova(vq, a), 100, VRING_DESC_F_NEXT, b);
+	vu_desc_set(&vq->desc[b], slot_iova(vq, b), 100, VRING_DESC_F_NEXT, a);
+	vu_vq_publish(vq, a);
+	vu_vq_kick(vq);
+}
+
+static void inj_head_out_of_range(struct __test_metadata *_metadata,
+				  struct hctx *h)
+{
+	struct vu_vq *vq = vvq(h, VU_CTRL_TXQ);
+
+	vu_vq_publish(vq, vq->num);
+	vu_vq_kick(vq);
+}
+
+static void inj_head_ffff(struct __test_metadata *_metadata, struct hctx *h)
+{
+	struct vu_vq *vq = vvq(h, vu_port_txq(1));
+
+	vu_vq_publish(vq, 0xffff);
+	EXPECT_EQ(0, trig_tx(_metadata, h, vq, EIO));
+}
+
+static void inj_next_out_of_range(struct __test_metadata *_metadata,
+				  struct hctx *h)
+{
+	struct vu_vq *vq = vvq(h, vu_port_txq(1));
+	uint16_t a = take(_metadata, vq);
+
+	vu_desc_set(&vq->desc[a], slot_iova(vq, a), 64, VRING_DESC_F_NEXT,
+		    vq->num);
+	vu_vq_publish(vq, a);
+	EXPECT_GE(64, trig_tx(_metadata, h, vq, EIO));
+}
+
+static void inj_avail_idx_jump(struct __test_metadata *_metadata,
+			       struct hctx *h)
+{
+	struct vu_vq *vq = vvq(h, VU_CTRL_TXQ);
+	uint16_t a = take(_metadata, vq);
+
+	vu_desc_set(&vq->desc[a], slot_iova(vq, a), 8, 0, 0);
+	vq->avail->ring[vq->avail_idx % vq->num] = a;
+	__atomic_store_n(&vq->avail->idx, vq->avail_idx + vq->num + 1,
+			 __ATOMIC_RELEASE);
+	vu_vq_kick(vq);
+}
+
+/* -- Addresses -- */
+
+static void inj_buf_unmapped_tx(struct __test_metadata *_metadata,
+				struct hctx *h)
+{
+	struct vu_vq *vq = vvq(h, vu_port_txq(1));
+	uint16_t a = take(_metadata, vq);
+
+	vu_desc_set(&vq->desc[a], h->v.dev->arena_iova - 64, 64, 0, 0);
+	vu_vq_publish(vq, a);
+	EXPECT_EQ(0, trig_tx(_metadata, h, vq, EIO));
+}
+
+/* Just past the arena: the IOVA is unmapped (our guard page follows). */
+static void inj_buf_unmapped_rx(struct __test_metadata *_metadata,
+				struct hctx *h)
+{
+	struct vu_vq *vq = vvq(h, vu_port_rxq(1));
+	uint16_t a = take(_metadata, vq);
+
+	vu_desc_set(&vq->desc[a], h->v.dev->arena_iova + h->v.dev->arena_size,
+		    64, VRING_DESC_F_WRITE, 0);
+	vu_vq_publish(vq, a);
+	trig_rx(_metadata, h, vq, 64);
+}
+
+/* Starts in a mapping, runs 16 bytes past its end into nothing. */
+static void inj_buf_straddles_end(struct __test_metadata *_metadata,
+				  struct hctx *h)
+{
+	struct vu_vq *vq = vvq(h, vu_port_rxq(1));
+	uint16_t a = take(_metadata, vq);
+
+	xmap(_metadata, h, IOVA_FREE, VU_PAGE_SIZE, VHOST_ACCESS_RW, false,
+	     0x11);
+	vu_desc_set(&vq->desc[a], IOVA_FREE + VU_PAGE_SIZE - 16, 32,
+		    VRING_DESC_F_WRITE, 0);
+	vu_vq_publish(vq, a);
+	vu_vq_kick(vq);
+	EXPECT_GE(16, write(h->v.host[1], "0123456789abcdefghijklmnopqrstuv",
+			    32));
+	trig_rx(_metadata, h, vq, 32);
+}
+
+/* A receive buffer running from a RW page into a read-only one. */
+static void inj_rw_into_ro(struct __test_metadata *_metadata, struct hctx *h)
+{
+	struct vu_vq *vq = vvq(h, vu_port_rxq(1));
+	uint16_t a = take(_metadata, vq);
+
+	xmap(_metadata, h, IOVA_FREE, VU_PAGE_SIZE, VHOST_ACCESS_RW, false,
+	     0x11);
+	xmap(_metadata, h, IOVA_FREE + VU_PAGE_SIZE, VU_PAGE_SIZE,
+	     VHOST_ACCESS_RO, true, 0x22);
+	vu_desc_set(&vq->desc[a], IOVA_FREE + VU_PAGE_SIZE - 16, 32,
+		    VRING_DESC_F_WRITE, 0);
+	vu_vq_publish(vq, a);
+	vu_vq_kick(vq);
+	EXPECT_GE(16, write(h->v.host[1], "0123456789abcdefghijklmnopqrstuv",
+			    32));
+	trig_rx(_metadata, h, vq, 32);
+}
+
+/* A receive buffer entirely in a read-only mapping. */
+static void inj_rx_in_ro(struct __test_metadata *_metadata, struct hctx *h)
+{
+	struct vu_vq *vq = vvq(h, vu_port_rxq(1));
+	uint16_t a = take(_metadata, vq);
+
+	xmap(_metadata, h, IOVA_FREE, VU_PAGE_SIZE, VHOST_ACCESS_RO, true,
+	     0x33);
+	vu_desc_set(&vq->desc[a], IOVA_FREE + 100, 64, VRING_DESC_F_WRITE, 0);
+	vu_vq_publish(vq, a);
+	trig_rx(_metadata, h, vq, 64);
+}
+
+/* A transmit buffer in a write-only mapping: the device may not read it. */
+static void inj_tx_in_wo(struct __test_metadata *_metadata, struct hctx *h)
+{
+	struct vu_vq *vq = vvq(h, vu_port_txq(1));
+	uint16_t a = take(_metadata, vq);
+
+	xmap(_metadata, h, IOVA_FREE, VU_PAGE_SIZE, VHOST_ACCESS_WO, true,
+	     'S');
+	vu_desc_set(&vq->desc[a], IOVA_FREE, 64, 0, 0);
+	vu_vq_publish(vq, a);
+	EXPECT_EQ(0, trig_tx(_metadata, h, vq, EIO));
+}
+
+/*
+ * A buffer at the top of the IOVA space whose length wraps to 0, where
+ * a canary page is mapped: nothing may be written there.
+ */
+static void inj_len_wraps_rx(struct __test_metadata *_metadata,
+			     struct hctx *h)
+{
+	struct vu_vq *vq = vvq(h, vu_port_rxq(1));
+	uint16_t a = take(_metadata, vq);
+
+	xmap(_metadata, h, 0, VU_PAGE_SIZE, VHOST_ACCESS_RW, true, 0x44);
+	xmap(_metadata, h, IOVA_TOP, VU_PAGE_SIZE, VHOST_ACCESS_RW, true, 0x55);
+	vu_desc_set(&vq->desc[a], ~0ULL - 15, 32, VRING_DESC_F_WRITE, 0);
+	vu_vq_publish(vq, a);
+	trig_rx(_metadata, h, vq, 32);
+}
+
+static void inj_len_wraps_tx(struct __test_metadata *_metadata,
+			     struct hctx *h)
+{
+	struct vu_vq *vq = vvq(h, vu_port_txq(1));
+	uint16_t a = take(_metadata, vq);
+
+	xmap(_metadata, h, 0, VU_PAGE_SIZE, VHOST_ACCESS_RW, true, 0x44);
+	xmap(_metadata, h, IOVA_TOP, VU_PAGE_SIZE, VHOST_ACCESS_RW, true, 0x55);
+	vu_desc_set(&vq->desc[a], IOVA_TOP, 0xffffffff, 0, 0);
+	vu_vq_publish(vq, a);
+	EXPECT_EQ(0, trig_tx(_metadata, h, vq, EIO));
+}
+
+/* -- Direction -- */
+
+static void inj_write_flag_in_tx(struct __test_metadata *_metadata,
+				 struct hctx *h)
+{
+	struct vu_vq *vq = vvq(h, vu_port_txq(1));
+	uint16_t a = take(_metadata, vq);
+
+	vu_desc_set(&vq->desc[a], slot_iova(vq, a), 64, VRING_DESC_F_WRITE, 0);
+	vu_vq_publish(vq, a);
+	EXPECT_EQ(0, trig_tx(_metadata, h, vq, EIO));
+}
+
+static void inj_readonly_in_rx(struct __test_metadata *_metadata,
+			       struct hctx *h)
+{
+	struct vu_vq *vq = vvq(h, vu_port_rxq(1));
+	uint16_t a = take(_metadata, vq);
+
+	memset(slot_va(vq, a), 0x66, 64);
+	vu_desc_set(&vq->desc[a], slot_iova(vq, a), 64, 0, 0);
+	vu_vq_publish(vq, a);
+	trig_rx(_metadata, h, vq, 64);
+	EXPECT_TRUE(vu_mem_is(slot_va(vq, a), 0x66, 64));
+}
+
+/* Writable, then read-only in one receive chain. */
+static void inj_mixed_rx(struct __test_metadata *_metadata, struct hctx *h)
+{
+	struct vu_vq *vq = vvq(h, vu_port_rxq(1));
+	uint16_t a = take(_metadata, vq), b = take(_metadata, vq);
+
+	memset(slot_va(vq, b), 0x66, 16);
+	vu_desc_set(&vq->desc[a], slot_iova(vq, a), 16,
+		    VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, b);
+	vu_desc_set(&vq->desc[b], slot_iova(vq, b), 16, 0, 0);
+	vu_vq_publish(vq, a);
+	vu_vq_kick(vq);
+	EXPECT_GE(16, write(h->v.host[1], "0123456789abcdefghijklmnopqrstuv",
+			    32));
+	trig_rx(_metadata, h, vq, 32);
+	EXPECT_TRUE(vu_mem_is(slot_va(vq, b), 0x66, 16));
+}
+
+/* Bring the victim up again without filling its control receive queue. */
+static void victim_reinit_nofill(struct __test_metadata *_metadata,
+				 struct hctx *h)
+{
+	vu_console_free(&h->v.con);
+	ASSERT_EQ(0, vu_console_init(&h->v.con, h->v.dev, h->features, 2,
+				     H_NUM, H_SLOT)) {
+		TH_LOG("%s", vu_error());
+	}
+	h->irq0 = vu_config_irqs(h->v.dev);
+}
+
+/* The control receive queue gets a read-only buffer for PORT_ADD. */
+static void inj_readonly_in_ctrl_rx(struct __test_metadata *_metadata,
+				    struct hctx *h)
+{
+	struct vu_vq *vq;
+	uint16_t a;
+
+	victim_reinit_nofill(_metadata, h);
+	vq = vvq(h, VU_CTRL_RXQ);
+	a = take(_metadata, vq);
+	memset(slot_va(vq, a), 0x77, 64);
+	vu_desc_set(&vq->desc[a], slot_iova(vq, a), 64, 0, 0);
+	vu_vq_publish(vq, a);
+	vu_vq_kick(vq);
+	ASSERT_EQ(0, vu_ctrl_send(h->v.dev, VIRTIO_CONSOLE_BAD_ID,
+				  VIRTIO_CONSOLE_DEVICE_READY, 1));
+	usleep(300000);
+	EXPECT_TRUE(vu_mem_is(slot_va(vq, a), 0x77, 64));
+}
+
+static void inj_ctrl_rx_unmapped(struct __test_metadata *_metadata,
+				 struct hctx *h)
+{
+	struct vu_vq *vq;
+	uint16_t a;
+
+	victim_reinit_nofill(_metadata, h);
+	vq = vvq(h, VU_CTRL_RXQ);
+	a = take(_metadata, vq);
+	vu_desc_set(&vq->desc[a], IOVA_FREE, 512, VRING_DESC_F_WRITE, 0);
+	vu_vq_publish(vq, a);
+	vu_vq_kick(vq);
+	ASSERT_EQ(0, vu_ctrl_send(h->v.dev, VIRTIO_CONSOLE_BAD_ID,
+				  VIRTIO_CONSOLE_DEVICE_READY, 1));
+}
+
+/* -- Indirect tables (port 1's transmit queue) -- */
+
+static uint16_t indirect_head(struct __test_metadata *_metadata,
+			      struct vu_vq *vq, uint32_t len, uint16_t flags)
+{
+	uint16_t a = take(_metadata, vq);
+	struct vring_desc *t = itab(vq, a);
+	int i;
+
+	for (i = 0; i < VU_MAX_SEGS; i++)
+		vu_desc_set(&t[i], slot_iova(vq, a) + 64 * i, 64,
+			    i + 1 < VU_MAX_SEGS ? VRING_DESC_F_NEXT : 0, i + 1);
+	vu_desc_set(&vq->desc[a], itab_iova(vq, a), len,
+		    VRING_DESC_F_INDIRECT | flags, 0);
+	return a;
+}
+
+static void inj_indirect_nested(struct __test_metadata *_metadata,
+				struct hctx *h)
+{
+	struct vu_vq *vq = vvq(h, vu_port_txq(1));
+	uint16_t a = indirect_head(_metadata, vq, 4 * 16, 0);
+	uint16_t b = indirect_head(_metadata, vq, 4 * 16, 0);
+
+	vu_desc_set(&itab(vq, a)[1], itab_iova(vq, b), 4 * 16,
+		    VRING_DESC_F_INDIRECT, 0);
+	vu_vq_publish(vq, a);
+	EXPECT_GE(64, trig_tx(_metadata, h, vq, EIO));
+}
+
+static void inj_indirect_zero_len(struct __test_metadata *_metadata,
+				  struct hctx *h)
+{
+	struct vu_vq *vq = vvq(h, vu_port_txq(1));
+
+	vu_vq_publish(vq, indirect_head(_metadata, vq, 0, 0));
+	EXPECT_EQ(0, trig_tx(_metadata, h, vq, EIO));
+}
+
+static void inj_indirect_len_odd(struct __test_metadata *_metadata,
+				 struct hctx *h)
+{
+	struct vu_vq *vq = vvq(h, vu_port_txq(1));
+
+	vu_vq_publish(vq, indirect_head(_metadata, vq, 24, 0));
+	EXPECT_EQ(0, trig_tx(_metadata, h, vq, EIO));
+}
+
+static void inj_indirect_with_next(struct __test_metadata *_metadata,
+				   struct hctx *h)
+{
+	struct vu_vq *vq = vvq(h, vu_port_txq(1));
+	uint16_t a = indirect_head(_metadata, vq, 2 * 16, VRING_DESC_F_NEXT);
+
+	vq->desc[a].next = take(_metadata, vq);
+	vu_vq_publish(vq, a);
+	EXPECT_EQ(0, trig_tx(_metadata, h, vq, EIO));
+}
+
+/* A valid table, but the feature was not negotiated (variant). */
+static void inj_indirect_not_negotiated(struct __test_metadata *_metadata,
+					struct hctx *h)
+{
+	struct vu_vq *vq = vvq(h, vu_port_txq(1));
+
+	ASSERT_FALSE(h->v.dev->features & VU_F(VIRTIO_RING_F_INDIRECT_DESC));
+	vu_vq_publish(vq, indirect_head(_metadata, vq, 2 * 16, 0));
+	EXPECT_EQ(0, trig_tx(_metadata, h, vq, EIO));
+}
+
+static void inj_indirect_too_big(struct __test_metadata *_metadata,
+				 struct hctx *h)
+{
+	struct vu_vq *vq = vvq(h, vu_port_txq(1));
+	uint16_t a = take(_metadata, vq);
+
+	/* 1025 entries (in the slots area, all mapped). */
+	vu_desc_set(&vq->desc[a], vq->slots_iova, 1025 * 16,
+		    VRING_DESC_F_INDIRECT, 0);
+	vu_vq_publish(vq, a);
+	EXPECT_EQ(0, trig_tx(_metadata, h, vq, EIO));
+}
+
+/* Entries 0 -> 1 -> 0 ...: no more descriptors than the table has. */
+static void inj_indirect_loop(struct __test_metadata *_metadata,
+			      struct hctx *h)
+{
+	struct vu_vq *vq = vvq(h, vu_port_txq(1));
+	uint16_t a = indirect_head(_metadata, vq, 2 * 16, 0);
+
+	vu_desc_set(&itab(vq, a)[1], slot_iova(vq, a) + 64, 64,
+		    VRING_DESC_F_NEXT, 0);
+	vu_vq_publish(vq, a);
+	EXPECT_GE(2 * 64, trig_tx(_metadata, h, vq, EIO));
+}
+
+static void inj_indirect_next_oob(struct __test_metadata *_metadata,
+				  struct hctx *h)
+{
+	struct vu_vq *vq = vvq(h, vu_port_txq(1));
+	uint16_t a = indirect_head(_metadata, vq, 2 * 16, 0);
+
+	vu_desc_set(&itab(vq, a)[0], slot_iova(vq, a), 64, VRING_DESC_F_NEXT,
+		    5);
+	vu_vq_publish(vq, a);
+	EXPECT_GE(64, trig_tx(_metadata, h, vq, EIO));
+}
+
+static void inj_indirect_unmapped(struct __test_metadata *_metadata,
+				  struct hctx *h)
+{
+	struct vu_vq *vq = vvq(h, vu_port_txq(1));
+	uint16_t a = take(_metadata, vq);
+
+	vu_desc_set(&vq->desc[a], IOVA_FREE, 4 * 16, VRING_DESC_F_INDIRECT, 0);
+	vu_vq_publish(vq, a);
+	EXPECT_EQ(0, trig_tx(_metadata, h, vq, EIO));
+}
+
+static void inj_indirect_wraps(struct __test_metadata *_metadata,
+			       struct hctx *h)
+{
+	struct vu_vq *vq = vvq(h, vu_port_txq(1));
+	uint16_t a = take(_metadata, vq);
+
+	xmap(_metadata, h, 0, VU_PAGE_SIZE, VHOST_ACCESS_RW, true, 0);
+	xmap(_metadata, h, IOVA_TOP, VU_PAGE_SIZE, VHOST_ACCESS_RW, true, 0);
+	vu_desc_set(&vq->desc[a], ~0ULL - 15, 4 * 16, VRING_DESC_F_INDIRECT, 0);
+	vu_vq_publish(vq, a);
+	EXPECT_EQ(0, trig_tx(_metadata, h, vq, EIO));
+}
+
+/* -- Ring addresses (changed while suspended, as a VMM may) -- */
+
+static void set_ring(struct __test_metadata *_metadata, struct hctx *h,
+		     unsigned int idx, uint64_t desc, uint64_t avail,
+		     uint64_t used)
+{
+	struct vhost_vring_addr a = {
+		.index = idx,
+		.desc_user_addr = desc,
+		.avail_user_addr = avail,
+		.used_user_addr = used,
+	};
+
+	ASSERT_EQ(0, vu_suspend(h->v.dev)) {
+		TH_LOG("%s", vu_error());
+	}
+	ASSERT_EQ(0, ioctl(h->v.dev->fd, VHOST_SET_VRING_ADDR, &a)) {
+		TH_LOG("VHOST_SET_VRING_ADDR: %s", strerror(errno));
+	}
+	ASSERT_EQ(0, vu_resume(h->v.dev));
+}
+
+static void inj_rings_unmapped(struct __test_metadata *_metadata,
+			       struct hctx *h)
+{
+	struct vu_vq *vq = vvq(h, vu_port_txq(1));
+
+	set_ring(_metadata, h, vq->idx, IOVA_FREE, IOVA_FREE + 0x1000,
+		 IOVA_FREE + 0x2000);
+	EXPECT_EQ(0, trig_tx(_metadata, h, vq, EIO));
+}
+
+static void inj_desc_misaligned(struct __test_metadata *_metadata,
+				struct hctx *h)
+{
+	struct vu_vq *vq = vvq(h, vu_port_txq(1));
+
+	set_ring(_metadata, h, vq->idx, vq->desc_iova + 8, vq->avail_iova,
+		 vq->used_iova);
+	vu_port_send(h->v.dev, 1, "abc", 3, 1, false);
+	EXPECT_EQ(0, trig_tx(_metadata, h, vq, EIO));
+}
+
+/* The used ring in a read-only mapping: the device cannot return buffers. */
+static void inj_used_ring_readonly(struct __test_metadata *_metadata,
+				   struct hctx *h)
+{
+	struct vu_vq *vq = vvq(h, vu_port_txq(1));
+
+	xmap(_metadata, h, IOVA_FREE, VU_PAGE_SIZE, VHOST_ACCESS_RO, true, 0);
+	set_ring(_metadata, h, vq->idx, vq->desc_iova, vq->avail_iova,
+		 IOVA_FREE);
+	ASSERT_LE(0, vu_port_send(h->v.dev, 1, "abcdefgh", 8, 1, false));
+	EXPECT_GE(8, trig_tx(_metadata, h, vq, EIO));
+}
+
+/* The avail ring in a write-only mapping: the device cannot read it. */
+static void inj_avail_ring_writeonly(struct __test_metadata *_metadata,
+				     struct hctx *h)
+{
+	struct vu_vq *vq = vvq(h, vu_port_txq(1));
+	struct xmap *x;
+
+	x = xmap(_metadata, h, IOVA_FREE, VU_PAGE_SIZE, VHOST_ACCESS_WO, false,
+		 0);
+	set_ring(_metadata, h, vq->idx, vq->desc_iova, IOVA_FREE,
+		 vq->used_iova);
+	ASSERT_LE(0, vu_port_send(h->v.dev, 1, "abcdefgh", 8, 1, false));
+	memcpy(x->va, vq->avail, 6 + 2 * vq->num);
+	EXPECT_EQ(0, trig_tx(_metadata, h, vq, EIO));
+}
+
+/* A queue enabled with no ring set up (size 0, addresses 0). */
+static void inj_queue_without_ring(struct __test_metadata *_metadata,
+				   struct hctx *h)
+{
+	struct vhost_vring_file f = { .index = vu_port_txq(2) };
+	struct vhost_vring_state s = { .index = vu_port_txq(2), .num = 1 };
+
+	/* Port 2 does not exist; its transmit queue is drained on kick. */
+	ASSERT_EQ(0, vu_reset(h->v.dev));
+	ASSERT_EQ(0, vu_negotiate(h->v.dev, h->features));
+	f.fd = eventfd(0, EFD_NONBLOCK);
+	ASSERT_LE(0, f.fd);
+	ASSERT_EQ(0, ioctl(h->v.dev->fd, VHOST_SET_VRING_KICK, &f));
+	ASSERT_EQ(0, ioctl(h->v.dev->fd, VHOST_VDPA_SET_VRING_ENABLE, &s));
+	ASSERT_EQ(0, vu_driver_ok(h->v.dev));
+	h->irq0 = vu_config_irqs(h->v.dev);
+	ASSERT_EQ(8, write(f.fd, &(uint64_t){ 1 }, 8));
+	close(f.fd);
+}
+
+/* -- The IOTLB pulled from under the device -- */
+
+static void inj_iotlb_unmapped(struct __test_metadata *_metadata,
+			       struct hctx *h)
+{
+	struct vu_dev *d = h->v.dev;
+
+	ASSERT_EQ(0, vu_iotlb_invalidate(d, d->arena_iova, d->arena_size));
+	d->arena_mapped = false;
+	vu_port_send(d, 1, "abc", 3, 1, false);
+	EXPECT_EQ(0, trig_tx(_metadata, h, vvq(h, vu_port_txq(1)), EIO));
+	ASSERT_EQ(0, vu_remap_arena(d));
+}
+
+/* The arena mapped read-only: the device reads, cannot write back. */
+static void inj_iotlb_readonly(struct __test_metadata *_metadata,
+			       struct hctx *h)
+{
+	struct vu_dev *d = h->v.dev;
+	struct vu_vq *vq = vvq(h, vu_port_txq(1));
+	uint8_t used[8 + 8 * H_NUM];
+
+	ASSERT_LE(0, vu_port_send(d, 1, "abcdefgh", 8, 1, false));
+	memcpy(used, vq->used, sizeof(used));
+	ASSERT_EQ(0, vu_iotlb_invalidate(d, d->arena_iova, d->arena_size));
+	ASSERT_EQ(0, vu_iotlb_update(d, d->arena_iova, d->arena_size,
+				     d->arena, VHOST_ACCESS_RO));
+	EXPECT_GE(8, trig_tx(_metadata, h, vq, EIO));
+	EXPECT_EQ(0, memcmp(used, vq->used, sizeof(used)));
+	ASSERT_EQ(0, vu_remap_arena(d));
+}
+
+/* -- Control messages the device must ignore (no NEEDS_RESET) -- */
+
+static void send_raw_ok(struct __test_metadata *_metadata, struct hctx *h,
+			const void *buf, uint32_t len)
+{
+	ASSERT_EQ(0, vu_ctrl_send_raw(h->v.dev, buf, len)) {
+		TH_LOG("%s", vu_error());
+	}
+}
+
+static void send_ok(struct __test_metadata *_metadata, struct hctx *h,
+		    uint32_t id, uint16_t event, uint16_t value)
+{
+	struct virtio_console_control c = {
+		htole32(id), htole16(event), htole16(value)
+	};
+
+	send_raw_ok(_metadata, h, &c, sizeof(c));
+}
+
+static void inj_ctrl_short(struct __test_metadata *_metadata, struct hctx *h)
+{
+	static const uint8_t msg[8] = { 1, 0, 0, 0, 6, 0, 0, 0 };
+	uint32_t len;
+
+	/* PORT_OPEN 0 for port 1, cut short: must not close the port. */
+	for (len = 0; len < 8; len++)
+		send_raw_ok(_metadata, h, msg, len);
+	expect_quiet(_metadata, &h->v, 300);
+	EXPECT_EQ(1, port_attr(VICTIM, 1, "guest_connected"));
+}
+
+static void inj_ctrl_unknown_event(struct __test_metadata *_metadata,
+				   struct hctx *h)
+{
+	send_ok(_metadata, h, 1, 8, 1);
+	send_ok(_metadata, h, 1, 99, 0);
+	send_ok(_metadata, h, 0, 0xffff, 0xffff);
+	send_ok(_metadata, h, VIRTIO_CONSOLE_BAD_ID, 0x1234, 1);
+	expect_quiet(_metadata, &h->v, 300);
+}
+
+static void inj_ctrl_bad_id(struct __test_metadata *_metadata,
+			    struct hctx *h)
+{
+	send_ok(_metadata, h, VU_DEFAULT_MAX_PORTS,
+		VIRTIO_CONSOLE_PORT_READY, 1);
+	send_ok(_metadata, h, VU_DEFAULT_MAX_PORTS,
+		VIRTIO_CONSOLE_PORT_OPEN, 1);
+	send_ok(_metadata, h, VIRTIO_CONSOLE_BAD_ID,
+		VIRTIO_CONSOLE_PORT_READY, 1);
+	send_ok(_metadata, h, VIRTIO_CONSOLE_BAD_ID,
+		VIRTIO_CONSOLE_PORT_OPEN, 0);
+	send_ok(_metadata, h, 0x80000001, VIRTIO_CONSOLE_PORT_OPEN, 0);
+	expect_quiet(_metadata, &h->v, 300);
+	EXPECT_EQ(1, port_attr(VICTIM, 1, "guest_connected"));
+}
+
+/* PORT_READY/PORT_OPEN for ports in range that were never added. */
+static void inj_ctrl_unknown_port(struct __test_metadata *_metadata,
+				  struct hctx *h)
+{
+	send_ok(_metadata, h, 5, VIRTIO_CONSOLE_PORT_READY, 1);
+	send_ok(_metadata, h, 5, VIRTIO_CONSOLE_PORT_READY, 0);
+	send_ok(_metadata, h, 5, VIRTIO_CONSOLE_PORT_OPEN, 1);
+	send_ok(_metadata, h, 30, VIRTIO_CONSOLE_PORT_READY, 1);
+	expect_quiet(_metadata, &h->v, 300);
+}
+
+static void inj_ctrl_device_ready_twice(struct __test_metadata *_metadata,
+					struct hctx *h)
+{
+	send_ok(_metadata, h, VIRTIO_CONSOLE_BAD_ID,
+		VIRTIO_CONSOLE_DEVICE_READY, 1);
+	send_ok(_metadata, h, 0, VIRTIO_CONSOLE_DEVICE_READY, 1);
+	send_ok(_metadata, h, VIRTIO_CONSOLE_BAD_ID,
+		VIRTIO_CONSOLE_DEVICE_READY, 0);
+	expect_quiet(_metadata, &h->v, 300);
+}
+
+static void inj_ctrl_port_ready_twice(struct __test_metadata *_metadata,
+				      struct hctx *h)
+{
+	send_ok(_metadata, h, 1, VIRTIO_CONSOLE_PORT_READY, 1);
+	send_ok(_metadata, h, 0, VIRTIO_CONSOLE_PORT_READY, 1);
+	send_ok(_metadata, h, 1, VIRTIO_CONSOLE_PORT_READY, 0);
+	expect_quiet(_metadata, &h->v, 300);
+}
+
+/* PORT_READY before DEVICE_READY, after a reset. */
+static void inj_ctrl_ready_before_device_ready(struct __test_metadata *_metadata,
+					       struct hctx *h)
+{
+	victim_reinit_nofill(_metadata, h);
+	ASSERT_EQ(0, vu_ctrl_fill(h->v.dev));
+	send_ok(_metadata, h, 1, VIRTIO_CONSOLE_PORT_READY, 1);
+	send_ok(_metadata, h, 1, VIRTIO_CONSOLE_PORT_OPEN, 1);
+	expect_quiet(_metadata, &h->v, 300);
+	EXPECT_EQ(0, port_attr(VICTIM, 1, "guest_connected"));
+	/* The handshake then runs as usual. */
+	ASSERT_EQ(0, vu_ctrl_send(h->v.dev, VIRTIO_CONSOLE_BAD_ID,
+				  VIRTIO_CONSOLE_DEVICE_READY, 1));
+	expect_msg(_metadata, &h->v, 0, VIRTIO_CONSOLE_PORT_ADD, 1, NULL);
+	expect_msg(_metadata, &h->v, 1, VIRTIO_CONSOLE_PORT_ADD, 1, NULL);
+	h->v.con.ports[1].ready = true;
+	send_ok(_metadata, h, 1, VIRTIO_CONSOLE_PORT_READY, 1);
+	expect_msg(_metadata, &h->v, 1, VIRTIO_CONSOLE_PORT_NAME, 1, NULL);
+	expect_msg(_metadata, &h->v, 1, VIRTIO_CONSOLE_PORT_OPEN, 1, NULL);
+	h->v.con.ports[0].ready = true;
+	send_ok(_metadata, h, 0, VIRTIO_CONSOLE_PORT_READY, 1);
+	expect_msg(_metadata, &h->v, 0, VIRTIO_CONSOLE_CONSOLE_PORT, 1, NULL);
+	send_ok(_metadata, h, 1, VIRTIO_CONSOLE_PORT_OPEN, 1);
+	expect_quiet(_metadata, &h->v, 200);
+}
+
+/* Events only the device may send, sent by the driver. */
+static void inj_ctrl_device_events(struct __test_metadata *_metadata,
+				   struct hctx *h)
+{
+	uint8_t m[8 + 16] = { 1, 0, 0, 0, VIRTIO_CONSOLE_PORT_NAME, 0, 1, 0 };
+
+	send_ok(_metadata, h, 1, VIRTIO_CONSOLE_PORT_ADD, 1);
+	send_ok(_metadata, h, 1, VIRTIO_CONSOLE_PORT_REMOVE, 1);
+	send_ok(_metadata, h, 1, VIRTIO_CONSOLE_CONSOLE_PORT, 1);
+	send_ok(_metadata, h, 1, VIRTIO_CONSOLE_RESIZE, 1);
+	memcpy(m + 8, "evil/name", 9);
+	send_raw_ok(_metadata, h, m, sizeof(m));
+	expect_quiet(_metadata, &h->v, 300);
+	EXPECT_EQ(1, port_attr(VICTIM, 1, "guest_connected"));
+	EXPECT_EQ(0, port_attr(VICTIM, 1, "console"));
+}
+
+/* A header split over two descriptors is still one message. */
+static void inj_ctrl_split(struct __test_metadata *_metadata, struct hctx *h)
+{
+	struct vu_seg segs[2] = {
+		{ "\x01\x00\x00", 3, false },
+		{ "\x00\x06\x00\x00\x00", 5, false },
+	};
+	struct vu_vq *vq = vvq(h, VU_CTRL_TXQ);
+	uint16_t head;
+	uint32_t len;
+
+	ASSERT_LE(0, vu_vq_add(vq, segs, 2, false, 0));
+	vu_vq_kick(vq);
+	ASSERT_EQ(1, vu_vq_wait_used(vq, 2000));
+	ASSERT_EQ(1, vu_vq_get_used(vq, &head, &len));
+	EXPECT_EQ(0, port_attr(VICTIM, 1, "guest_connected"));
+	send_ok(_metadata, h, 1, VIRTIO_CONSOLE_PORT_OPEN, 1);
+	EXPECT_EQ(1, port_attr(VICTIM, 1, "guest_connected"));
+	expect_quiet(_metadata, &h->v, 200);
+}
+
+/* Trailing bytes after the header are ignored. */
+static void inj_ctrl_long(struct __test_metadata *_metadata, struct hctx *h)
+{
+	uint8_t m[300] = { 1, 0, 0, 0, VIRTIO_CONSOLE_PORT_OPEN, 0, 0, 0 };
+
+	memset(m + 8, 0xff, sizeof(m) - 8);
+	send_raw_ok(_metadata, h, m, sizeof(m));
+	EXPECT_EQ(0, port_attr(VICTIM, 1, "guest_connected"));
+	send_ok(_metadata, h, 1, VIRTIO_CONSOLE_PORT_OPEN, 1);
+	EXPECT_EQ(1, port_attr(VICTIM, 1, "guest_connected"));
+	expect_quiet(_metadata, &h->v, 200);
+}
+
+/* A full ring of junk in one kick. */
+static void inj_ctrl_burst(struct __test_metadata *_metadata, struct hctx *h)
+{
+	struct vu_vq *vq = vvq(h, VU_CTRL_TXQ);
+	uint64_t seed = 1234;
+	unsigned int round, i;
+	uint16_t head;
+	uint32_t len;
+
+	for (round = 0; round < 8; round++) {
+		for (i = 0; vq->nfree; i++) {
+			uint8_t m[16];
+			uint32_t id;
+			uint16_t ev;
+
+			vu_fill_random(&seed, m, sizeof(m));
+			/* Never PORT_OPEN for the open ports: keep them open. */
+			memcpy(&id, m, 4);
+			memcpy(&ev, m + 4, 2);
+			if (ev == VIRTIO_CONSOLE_PORT_OPEN && id < 2)
+				m[4] = 0x42;
+			ASSERT_LE(0, vu_vq_add1(vq, m, 1 + i % 16, false));
+		}
+		vu_vq_kick(vq);
+		while (vq->nfree < vq->num) {
+			ASSERT_EQ(1, vu_vq_wait_used(vq, 2000));
+			vu_vq_get_used(vq, &head, &len);
+		}
+	}
+	expect_quiet(_metadata, &h->v, 300);
+	EXPECT_EQ(1, port_attr(VICTIM, 1, "guest_connected"));
+}
+
+/* -- The fixture -- */
+
+FIXTURE_SETUP(hostile)
+{
+	struct hctx *h = &self->h;
+
+	memset(h, 0, sizeof(*h));
+	side_clear(&h->v);
+	side_clear(&h->o);
+	env_setup(_metadata);
+	h->features = VU_FEATURES_ALL;
+	if (variant->no_indirect)
+		h->features &= ~VU_F(VIRTIO_RING_F_INDIRECT_DESC);
+
+	side_create(_metadata, &h->o, OTHER, VU_DEFAULT_MAX_PORTS,
+		    VU_DEFAULT_PORTS, 0, NULL);
+	side_up(_metadata, &h->o, VU_FEATURES_ALL, 2, 64, 4096, 2);
+	port_connect(_metadata, &h->o, 1);
+
+	side_create(_metadata, &h->v, VICTIM, VU_DEFAULT_MAX_PORTS,
+		    VU_DEFAULT_PORTS, 0, NULL);
+	side_up(_metadata, &h->v, h->features, 2, H_NUM, H_SLOT, 2);
+	/* Driver side open, no receive buffers: the variants post them. */
+	ASSERT_EQ(0, vu_ctrl_send(h->v.dev, 1, VIRTIO_CONSOLE_PORT_OPEN, 1));
+	h->v.host[1] = host_open(_metadata, VICTIM, 1);
+	ASSERT_LE(0, h->v.host[1]);
+	expect_msg(_metadata, &h->v, 1, VIRTIO_CONSOLE_PORT_OPEN, 1, NULL);
+	h->irq0 = vu_config_irqs(h->v.dev);
+}
+
+FIXTURE_TEARDOWN(hostile)
+{
+	struct hctx *h = &self->h;
+	int i;
+
+	side_close(&h->v);	/* closing vhost-vdpa unpins the maps */
+	side_close(&h->o);
+	for (i = 0; i < h->nx; i++)
+		munmap(h->x[i].va, h->x[i].size);
+	env_teardown();
+}
+
+static bool wait_needs_reset(struct vu_dev *dev, int ms)
+{
+	uint64_t end = vu_now_ms() + ms;
+
+	do {
+		if (vu_needs_reset(dev))
+			return true;
+		usleep(10000);
+	} while (vu_now_ms() < end);
+	return false;
+}
+
+TEST_F_TIMEOUT(hostile, run, 60)
+{
+	struct hctx *h = &self->h;
+	uint64_t end;
+	char buf[16];
+	int i;
+
+	variant->inject(_metadata, h);
+
+	if (variant->needs_reset) {
+		ASSERT_TRUE(wait_needs_reset(h->v.dev, 3000)) {
+			TH_LOG("status 0x%x: NEEDS_RESET not set",
+			       dev_status(_metadata, h->v.dev));
+		}
+		/* ... and a config interrupt tells the driver. */
+		end = vu_now_ms() + 2000;
+		while (vu_config_irqs(h->v.dev) == h->irq0 &&
+		       vu_now_ms() < end)
+			vu_poll(h->v.dev->config_fd, POLLIN, 50);
+		EXPECT_LT(h->irq0, vu_config_irqs(h->v.dev));
+		/* The broken queue's host end reports it. */
+		if (variant->broken != H_NONE) {
+			int fd = h->v.host[1];
+			ssize_t n;
+
+			EXPECT_TRUE(vu_poll(fd, POLLIN, 0) & POLLERR);
+
+			if (variant->broken == H_TX)
+				n = read(fd, buf, sizeof(buf));
+			else
+				n = write(fd, buf, sizeof(buf));
+			EXPECT_EQ(-1, n);
+			EXPECT_EQ(EIO, errno);
+		}
+	} else {
+		usleep(200000);
+		ASSERT_FALSE(vu_needs_reset(h->v.dev)) {
+			TH_LOG("status 0x%x", dev_status(_metadata, h->v.dev));
+		}
+		EXPECT_EQ(0, h->v.con.unexpected) {
+			TH_LOG("%s", h->v.con.why);
+		}
+		/* The protocol goes on: host close and open are announced. */
+		close(h->v.host[1]);
+		expect_msg(_metadata, &h->v, 1, VIRTIO_CONSOLE_PORT_OPEN, 0,
+			   NULL);
+		h->v.host[1] = host_open(_metadata, VICTIM, 1);
+		ASSERT_LE(0, h->v.host[1]);
+		expect_msg(_metadata, &h->v, 1, VIRTIO_CONSOLE_PORT_OPEN, 1,
+			   NULL);
+		roundtrip(_metadata, &h->v, 1, 20000, 1);
+	}
+
+	/* The device wrote nothing outside what it was given. */
+	EXPECT_TRUE(vu_canaries_ok(h->v.dev));
+	for (i = 0; i < h->nx; i++) {
+		if (!h->x[i].check)
+			continue;
+		EXPECT_TRUE(vu_mem_is(h->x[i].va, h->x[i].fill, h->x[i].size)) {
+			TH_LOG("mapping at IOVA 0x%llx was written",
+			       (unsigned long long)h->x[i].iova);
+		}
+	}
+
+	/* The other device never noticed. */
+	roundtrip(_metadata, &h->o, 1, 40000, 2);
+	EXPECT_FALSE(vu_needs_reset(h->o.dev));
+
+	/* Reset and initialise again: the victim works again. */
+	h->v.dev->proto_errors = 0;
+	side_up(_metadata, &h->v, h->features, 2, H_NUM, H_SLOT, 2);
+	EXPECT_EQ(1, h->v.con.ports[1].host_open);
+	ASSERT_EQ(0, vu_console_open_port(&h->v.con, 1));
+	roundtrip(_metadata, &h->v, 1, 40000, 3);
+	EXPECT_EQ(0, dev_status(_metadata, h->v.dev) &
+		  VIRTIO_CONFIG_S_NEEDS_RESET);
+}
+
+#define HOSTILE(name, reset, dir, ...)					\
+	FIXTURE_VARIANT_ADD(hostile, name) {				\
+		.inject = inj_##name, .needs_reset = reset,		\
+		.broken = dir, __VA_ARGS__				\
+	}
+
+HOSTILE(desc_loop, true, H_TX);
+HOSTILE(chain_longer_than_ring, true, H_TX);
+HOSTILE(ctrl_loop_zero_len, true, H_NONE);
+HOSTILE(console_loop, true, H_NONE);
+HOSTILE(head_out_of_range, true, H_NONE);
+HOSTILE(head_ffff, true, H_TX);
+HOSTILE(next_out_of_range, true, H_TX);
+HOSTILE(avail_idx_jump, true, H_NONE);
+HOSTILE(buf_unmapped_tx, true, H_TX);
+HOSTILE(buf_unmapped_rx, true, H_RX);
+HOSTILE(buf_straddles_end, true, H_RX);
+HOSTILE(rw_into_ro, true, H_RX);
+HOSTILE(rx_in_ro, true, H_RX);
+HOSTILE(tx_in_wo, true, H_TX);
+HOSTILE(len_wraps_rx, true, H_RX);
+HOSTILE(len_wraps_tx, true, H_TX);
+HOSTILE(write_flag_in_tx, true, H_TX);
+HOSTILE(readonly_in_rx, true, H_RX);
+HOSTILE(mixed_rx, true, H_RX);
+HOSTILE(readonly_in_ctrl_rx, true, H_NONE);
+HOSTILE(ctrl_rx_unmapped, true, H_NONE);
+HOSTILE(indirect_nested, true, H_TX);
+HOSTILE(indirect_zero_len, true, H_TX);
+HOSTILE(indirect_len_odd, true, H_TX);
+HOSTILE(indirect_with_next, true, H_TX);
+HOSTILE(indirect_not_negotiated, true, H_TX, .no_indirect = true);
+HOSTILE(indirect_too_big, true, H_TX);
+HOSTILE(indirect_loop, true, H_TX);
+HOSTILE(indirect_next_oob, true, H_TX);
+HOSTILE(indirect_unmapped, true, H_TX);
+HOSTILE(indirect_wraps, true, H_TX);
+HOSTILE(rings_unmapped, true, H_TX);
+HOSTILE(desc_misaligned, true, H_TX);
+HOSTILE(used_ring_readonly, true, H_TX);
+HOSTILE(avail_ring_writeonly, true, H_TX);
+HOSTILE(queue_without_ring, true, H_NONE);
+HOSTILE(iotlb_unmapped, true, H_TX);
+HOSTILE(iotlb_readonly, true, H_TX);
+HOSTILE(ctrl_short, false, H_NONE);
+HOSTILE(ctrl_unknown_event, false, H_NONE);
+HOSTILE(ctrl_bad_id, false, H_NONE);
+HOSTILE(ctrl_unknown_port, false, H_NONE);
+HOSTILE(ctrl_device_ready_twice, false, H_NONE);
+HOSTILE(ctrl_port_ready_twice, false, H_NONE);
+HOSTILE(ctrl_ready_before_device_ready, false, H_NONE);
+HOSTILE(ctrl_device_events, false, H_NONE);
+HOSTILE(ctrl_split, false, H_NONE);
+HOSTILE(ctrl_long, false, H_NONE);
+HOSTILE(ctrl_burst, false, H_NONE);
+
+TEST_HARNESS_MAIN

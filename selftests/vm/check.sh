@@ -1,0 +1,218 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# check.sh - "make check": every test of vdpa_vserial, as one TAP stream
+#
+# Usage: check.sh
+#
+# In order, each numbered TAP result being one test case:
+#   1. build the module in the test bed chroot with W=1 C=1: any
+#      compiler, sparse or modpost warning fails;
+#   2. checkpatch.pl --strict on each source file: any ERROR, WARNING or
+#      CHECK fails;
+#   3. build the selftests (warnings fail);
+#   4. boot a VM with 2 vCPUs and run selftests/run_tests.sh (one result
+#      per test case) and check its kernel log; the same with 1 vCPU;
+#   5. boot a VM without the module installed and install it with dkms
+#      (selftests/vm/dkms-test.sh); check the kernel log.
+# The stream ends with the plan and one line "N passed, N failed, N
+# skipped".  The exit status is 0 if nothing failed.  Logs are kept in
+# selftests/output/check-<date>-<pid>/.
+
+set -u
+shopt -s lastpipe
+
+# shellcheck disable=SC2034 # for msg() and die() of lib.sh
+PROG=check.sh
+. "$(dirname "$0")/lib.sh"
+
+VM_SH=$VM_DIR/vm.sh
+OUT_REL=selftests/output/check-$(date +%Y%m%d-%H%M%S)-$$
+OUT=$CHECKOUT/$OUT_REL
+
+n=0
+passed=0
+failed=0
+skipped=0
+
+# result ok|fail|skip DESCRIPTION [COMMENT] - print one numbered result
+result()
+{
+	local status=$1 desc=$2 comment=${3:-}
+
+	n=$((n + 1))
+	case $status in
+	ok)	passed=$((passed + 1)); echo "ok $n $desc${comment:+ # $comment}" ;;
+	skip)	skipped=$((skipped + 1)); echo "ok $n $desc # SKIP $comment" ;;
+	*)	failed=$((failed + 1)); echo "not ok $n $desc${comment:+ # $comment}" ;;
+	esac
+}
+
+# comment FILE - show FILE as TAP comments
+comment()
+{
+	sed 's/^/# /' "$@"
+}
+
+# relay - renumber the TAP results read on stdin into this stream and
+# turn everything else into comments; sets relay_failed to the number of
+# failed results seen
+relay()
+{
+	local line num rest
+
+	relay_failed=0
+	while IFS= read -r line; do
+		case $line in
+		"ok "[0-9]*|"not ok "[0-9]*)
+			rest=${line#not }
+			rest=${rest#ok }
+			num=${rest%% *}
+			rest=${rest#"$num"}
+			rest=${rest# }
+			n=$((n + 1))
+			case $line in
+			not*)
+				failed=$((failed + 1))
+				relay_failed=$((relay_failed + 1))
+				echo "not ok $n $rest"
+				;;
+			*)
+				case ${rest^^} in
+				*"# SKIP"*) skipped=$((skipped + 1)) ;;
+				*) passed=$((passed + 1)) ;;
+				esac
+				echo "ok $n $rest"
+				;;
+			esac
+			;;
+		"TAP version"*|"1.."[0-9]*)
+			;;
+		"#"*)
+			echo "$line"
+			;;
+		*)
+			echo "# $line"
+			;;
+		esac
+	done
+}
+
+# build_step DESCRIPTION LOG CMD... - run a build in the chroot; it
+# passes if it succeeds without printing any warning
+build_step()
+{
+	local desc=$1 log=$2 rc
+
+	shift 2
+	"$VM_SH" chroot "$@" >"$log" 2>&1
+	rc=$?
+	if [ $rc -ne 0 ]; then
+		comment "$log"
+		result fail "$desc" "exit status $rc"
+	elif grep -Eqi '(warning|error):' "$log"; then
+		grep -Ei '(warning|error):' "$log" | comment
+		result fail "$desc" "warnings"
+	else
+		result ok "$desc"
+	fi
+}
+
+checkpatch()
+{
+	local f log total files
+
+	files=$(cd "$CHECKOUT" &&
+		find drivers include -name '*.[ch]' -type f 2>/dev/null |
+		grep -v '\.mod\.c$' | sort)
+	if [ -z "$files" ]; then
+		result skip "checkpatch" "no source files"
+		return
+	fi
+	for f in $files; do
+		log=$OUT/checkpatch-$(echo "$f" | tr / _).log
+		"$VM_SH" chroot sh -c 'cd "$1" && shift && perl "$@"' - \
+			"$CHECKOUT" "$LINUX_SRC/scripts/checkpatch.pl" \
+			--strict --no-tree --no-color --show-types -f "$f" \
+			>"$log" 2>&1
+		total=$(grep '^total:' "$log")
+		case $total in
+		"total: 0 errors, 0 warnings, 0 checks,"*)
+			result ok "checkpatch: $f"
+			;;
+		*)
+			comment "$log"
+			result fail "checkpatch: $f" "${total:-checkpatch failed}"
+			;;
+		esac
+	done
+}
+
+# boot NAME DESCRIPTION VM-OPTION... -- CMD - run CMD in a VM, relaying
+# its TAP, then check how the VM ended and its kernel log
+boot()
+{
+	local name=$1 desc=$2 status dir
+
+	shift 2
+	dir=$OUT/$name
+	echo "# $desc: booting"
+	"$VM_SH" run -o "$OUT_REL/$name" "$@" 2>&1 | relay
+	status=${PIPESTATUS[0]}
+
+	if [ ! -f "$dir/status" ] || [ "$status" -ge 124 ]; then
+		result fail "$desc: VM ran to completion" \
+			"timeout or crash, see $OUT_REL/$name/console.log"
+	elif [ "$(cat "$dir/status")" -ne 0 ] && [ $relay_failed -eq 0 ]; then
+		result fail "$desc: test command" \
+			"exit status $(cat "$dir/status") with no failed case"
+	fi
+	if [ -s "$dir/dmesg.bad" ] || [ ! -f "$dir/dmesg" ]; then
+		result fail "$desc: kernel log clean" "see $OUT_REL/$name/dmesg"
+	else
+		result ok "$desc: kernel log clean"
+	fi
+}
+
+main()
+{
+	local kver start=$SECONDS
+
+	echo "TAP version 13"
+	need_root
+	mkdir -p "$OUT"
+	echo "# logs in $OUT_REL"
+
+	"$VM_SH" rootfs 2>&1 | comment
+	if [ "${PIPESTATUS[0]}" -ne 0 ]; then
+		result fail "test bed rootfs"
+		echo "1..$n"
+		echo "0 passed, 1 failed"
+		return 1
+	fi
+	kver=$("$VM_SH" kver)
+	echo "# rootfs $ROOTFS, kernel $kver"
+
+	build_step "build: module (W=1 C=1)" "$OUT/build-module.log" \
+		sh -c 'make -C "$1" KDIR="$2" clean >/dev/null &&
+		       make -C "$1" -j"$(nproc)" KDIR="$2" W=1 C=1 modules' - \
+		"$CHECKOUT" "/lib/modules/$kver/build"
+	checkpatch
+	build_step "build: selftests" "$OUT/build-selftests.log" \
+		sh -c 'make -C "$1" clean >/dev/null &&
+		       make -C "$1" -j"$(nproc)" KSFT_DIR="$2"' - \
+		"$CHECKOUT/selftests" "$KSFT_DIR"
+
+	boot vm-2cpus "selftests, 2 vCPUs" -c 2 --no-load -- \
+		"selftests/run_tests.sh -p '[2 vCPUs]'"
+	boot vm-1cpu "selftests, 1 vCPU" -c 1 --no-load -- \
+		"selftests/run_tests.sh -p '[1 vCPU]'"
+	boot vm-dkms "dkms" -c 2 --no-install -- selftests/vm/dkms-test.sh
+
+	echo "1..$n"
+	echo "# make check took $((SECONDS - start)) s"
+	echo "$passed passed, $failed failed, $skipped skipped"
+	[ $failed -eq 0 ]
+}
+
+main
