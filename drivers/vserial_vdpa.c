@@ -361,6 +361,7 @@ static void vs_set_status(struct vdpa_device *vdpa, u8 status)
 
 	if (status & VIRTIO_CONFIG_S_DRIVER_OK)
 		WRITE_ONCE(vs->pt_ok, vs_driver_in_kernel(vs));
+	dev_dbg(&vdpa->dev, "status %#x\n", status);
 
 	spin_lock_irqsave(&vs->lock, flags);
 	old = vs->status;
@@ -463,7 +464,8 @@ static struct vdpa_iova_range vs_get_iova_range(struct vdpa_device *vdpa)
 /*
  * vhost-vdpa hands us the whole IOTLB (IOVA to pinned physical pages).
  * Build the copy before quiescing: nothing is allocated with the device
- * stopped.
+ * stopped.  The copy has the source's entry limit (vhost_vdpa's
+ * max_iotlb_entries), which bounds its memory the same way.
  */
 static int vs_set_map(struct vdpa_device *vdpa, unsigned int asid,
 		      struct vhost_iotlb *iotlb)
@@ -477,7 +479,7 @@ static int vs_set_map(struct vdpa_device *vdpa, unsigned int asid,
 	if (asid)
 		return -EINVAL;
 
-	new = vhost_iotlb_alloc(0, 0);
+	new = vhost_iotlb_alloc(max(iotlb->limit, iotlb->nmaps), 0);
 	if (!new)
 		return -ENOMEM;
 	for (map = vhost_iotlb_itree_first(iotlb, 0, U64_MAX); map;
@@ -485,6 +487,7 @@ static int vs_set_map(struct vdpa_device *vdpa, unsigned int asid,
 		ret = vhost_iotlb_add_range(new, map->start, map->last,
 					    map->addr, map->perm);
 		if (ret) {
+			dev_dbg(&vdpa->dev, "IOTLB copy failed: %d\n", ret);
 			vhost_iotlb_free(new);
 			return ret;
 		}
@@ -495,6 +498,7 @@ static int vs_set_map(struct vdpa_device *vdpa, unsigned int asid,
 	vs->iotlb = new;
 	vs->pt = false;
 	vs_unquiesce(vs, flags);
+	dev_dbg(&vdpa->dev, "IOTLB set: %u maps\n", new->nmaps);
 
 	vhost_iotlb_free(old);
 	return 0;
@@ -511,6 +515,7 @@ static int vs_reset_map(struct vdpa_device *vdpa, unsigned int asid)
 	vhost_iotlb_reset(vs->iotlb);
 	vs->pt = true;
 	vs_unquiesce(vs, flags);
+	dev_dbg(&vdpa->dev, "IOTLB reset to the initial state\n");
 	return 0;
 }
 

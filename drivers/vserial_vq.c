@@ -75,16 +75,21 @@ static int vs_translate(struct vserial_dev *vs, u64 iova, u64 len,
 	struct vhost_iotlb_map *map;
 
 	if (vs->pt) {
-		if (!vs->pt_ok)
+		if (!vs->pt_ok) {
+			dev_dbg(&vs->vdpa.dev, "IOVA %#llx: no map set\n", iova);
 			return -EFAULT;
+		}
 		*pa = iova;
 		*seg = len;
 		return 0;
 	}
 
 	map = vhost_iotlb_itree_first(vs->iotlb, iova, iova);
-	if (!map || !(map->perm & (write ? VHOST_MAP_WO : VHOST_MAP_RO)))
+	if (!map || !(map->perm & (write ? VHOST_MAP_WO : VHOST_MAP_RO))) {
+		dev_dbg(&vs->vdpa.dev, "IOVA %#llx not mapped for %s (%u maps)\n",
+			iova, write ? "writing" : "reading", vs->iotlb->nmaps);
 		return -EFAULT;
+	}
 
 	*pa = map->addr + (iova - map->start);
 	*seg = map->last - iova >= len - 1 ? len : map->last - iova + 1;

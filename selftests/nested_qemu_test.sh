@@ -176,7 +176,7 @@ qemu-system-x86_64 -machine pc -bios /usr/share/qemu/qboot.rom -accel tcg \
 	-serial "file:$work/serial.log" \
 	-kernel "/boot/vmlinuz-$KVER" -initrd "$work/initrd.gz" \
 	-append "console=ttyS0 quiet panic=-1 mitigations=off tsc=reliable no_timer_check rdinit=/init" \
-	-device "vhost-vdpa-device-pci,vhostdev=$vhost" \
+	-device "vhost-vdpa-device-pci,vhostdev=$vhost" ${NESTED_QEMU_ARGS:-} \
 	> "$work/qemu.log" 2>&1 &
 qemu_pid=$!
 
