@@ -52,6 +52,13 @@ static bool vserial_port_guest_connected(struct vserial_port *port)
 	return READ_ONCE(port->guest_connected);
 }
 
+/* A queue of the port is corrupted: both directions fail until reset. */
+static bool vserial_port_broken(struct vserial_port *port)
+{
+	return vserial_port_rxq_of(port)->broken ||
+	       vserial_port_txq_of(port)->broken;
+}
+
 /*
  * Console output: take it now, in the kicker's context.  Transmit queues
  * that no port serves are drained the same way, so that no driver waits
@@ -192,7 +199,9 @@ static ssize_t vserial_port_try_read(struct vserial_port *port,
 
 	if (port->console) {
 		ret = vserial_console_read(port, to);
-	} else if (vq->broken) {
+		if (!ret && vserial_port_broken(port))
+			ret = -EIO;
+	} else if (vserial_port_broken(port)) {
 		ret = -EIO;
 	} else if (!vsq_usable(vq)) {
 		ret = 0;
@@ -250,7 +259,7 @@ static ssize_t vserial_port_try_write(struct vserial_port *port,
 	down_read(&vs->mem_sem);
 	if (port->dead) {
 		ret = -ENODEV;
-	} else if (vq->broken) {
+	} else if (vserial_port_broken(port)) {
 		ret = -EIO;
 	} else if (!vserial_port_guest_connected(port) || !vsq_usable(vq)) {
 		ret = -EAGAIN;
@@ -318,7 +327,7 @@ __poll_t vserial_port_poll(struct vserial_port *port)
 		mask |= EPOLLHUP;
 	else if (vsq_has_avail(rxq) || vsq_arm(rxq))
 		mask |= EPOLLOUT | EPOLLWRNORM;
-	if (rxq->broken || (!port->console && txq->broken))
+	if (vserial_port_broken(port))
 		mask |= EPOLLERR;
 out:
 	up_read(&vs->mem_sem);

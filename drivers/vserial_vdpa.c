@@ -192,6 +192,17 @@ static bool vs_get_vq_ready(struct vdpa_device *vdpa, u16 idx)
 	return vq && vq->ready;
 }
 
+/*
+ * The queue state is the index of the next available entry the device
+ * will process.  A chain in flight -- popped, partly consumed, not yet
+ * used -- counts as not processed: a device restored from this state
+ * uses it again, so the rings stay consistent (used == avail base).
+ */
+static u16 vsq_base(const struct vsq *vq)
+{
+	return vq->last_avail_idx - vq->chain_active;
+}
+
 static int vs_set_vq_state(struct vdpa_device *vdpa, u16 idx,
 			   const struct vdpa_vq_state *state)
 {
@@ -202,10 +213,16 @@ static int vs_set_vq_state(struct vdpa_device *vdpa, u16 idx,
 	if (!vq)
 		return -EINVAL;
 	vs_quiesce(vs, &flags);
-	vq->last_avail_idx = state->split.avail_index;
-	vq->used_idx = state->split.avail_index;
-	vq->signalled_valid = false;
-	vq->chain_active = false;
+	/*
+	 * Restoring the state the queue is in (suspend, get, set, resume)
+	 * keeps a chain in flight where it was: nothing is read twice.
+	 */
+	if (state->split.avail_index != vsq_base(vq)) {
+		vq->last_avail_idx = state->split.avail_index;
+		vq->used_idx = state->split.avail_index;
+		vq->signalled_valid = false;
+		vq->chain_active = false;
+	}
 	vs_unquiesce(vs, flags);
 	return 0;
 }
@@ -220,7 +237,7 @@ static int vs_get_vq_state(struct vdpa_device *vdpa, u16 idx,
 	if (!vq)
 		return -EINVAL;
 	vs_quiesce(vs, &flags);
-	state->split.avail_index = vq->last_avail_idx;
+	state->split.avail_index = vsq_base(vq);
 	vs_unquiesce(vs, flags);
 	return 0;
 }

@@ -314,7 +314,8 @@ static int vsq_chain_advance(struct vsq *vq)
 
 		if (c->next >= max)
 			return vsq_bad(vq, "descriptor index out of range");
-		if (++c->seen > max + (c->table ? 1 : 0))
+		/* No chain visits more descriptors than its table has. */
+		if (++c->seen > max)
 			return vsq_bad(vq, "descriptor chain loops or exceeds the ring");
 		if (vs_guest_read(vq->vs, base + (u64)c->next * VSQ_DESC_SIZE,
 				  &desc, sizeof(desc)))

@@ -184,10 +184,14 @@ echo "1..9"
 
 # The host end reads end-of-file until the guest opens the port.
 wait_for "$TIMEOUT" connected "$cons"
-if read -r -t 120 line <&6 && [ "$line" = GUEST-CONSOLE-OK ]; then
+# (hvc's termios is reset on its last close: the guest's \n may be \r\n)
+line=
+read -r -t 120 line <&6
+if [ "${line%$'\r'}" = GUEST-CONSOLE-OK ]; then
 	ok "guest console output reaches the host end of the console port"
 else
 	not_ok "guest console output reaches the host end of the console port"
+	diag "read: '$line'"
 	diag "qemu: $(cat "$work/qemu.log")"
 	grep -m1 -A40 "soft lockup\|Call Trace" "$work/serial.log" | sed 's/^/# serial: /'
 	tail -n 5 "$work/serial.log" | sed 's/^/# serial: /'
@@ -227,7 +231,8 @@ exec 7<&-
 # The guest driver resets the device and binds it again.
 exec 8>"$cons"
 echo rebind >&8
-if read -r -t 120 line <&6 && [ "$line" = GUEST-REBOUND ]; then
+read -r -t 120 line <&6
+if [ "${line%$'\r'}" = GUEST-REBOUND ]; then
 	ok "guest driver reset and re-initialised the device"
 else
 	not_ok "guest driver reset and re-initialised the device"

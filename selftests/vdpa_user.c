@@ -125,10 +125,14 @@ int vu_load_modules(void)
 	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
 
 	/* vhost-vdpa pins what the IOTLB maps. */
+	struct stat st;
+
 	setrlimit(RLIMIT_MEMLOCK, &rl);
-	if (vu_system(false, "modprobe vdpa_vserial"))
+	if (stat("/sys/module/vdpa_vserial", &st) &&
+	    vu_system(false, "modprobe vdpa_vserial"))
 		return -ENOENT;
-	if (vu_system(false, "modprobe vhost_vdpa"))
+	if (stat("/sys/module/vhost_vdpa", &st) &&
+	    vu_system(false, "modprobe vhost_vdpa"))
 		return -ENOENT;
 	return 0;
 }
@@ -763,8 +767,10 @@ static int vu_vq_alloc(struct vu_vq *vq, unsigned int num,
 	struct vu_dev *dev = vq->dev;
 
 	if (vq->allocated && vq->alloc_num >= num &&
-	    vq->slot_size == slot_size)
+	    vq->slot_stride >= slot_size) {
+		vq->slot_size = slot_size;
 		return 0;
+	}
 	vq->desc = vu_alloc(dev, 16 * num, &vq->desc_iova);
 	vq->avail = vu_alloc(dev, 6 + 2 * num, &vq->avail_iova);
 	vq->used = vu_alloc(dev, 6 + 8 * num, &vq->used_iova);
@@ -781,6 +787,7 @@ static int vu_vq_alloc(struct vu_vq *vq, unsigned int num,
 		return -ENOMEM;
 	vq->alloc_num = num;
 	vq->slot_size = slot_size;
+	vq->slot_stride = slot_size;
 	vq->allocated = true;
 	return 0;
 }
@@ -939,10 +946,10 @@ int vu_vq_add(struct vu_vq *vq, const struct vu_seg *segs,
 	for (i = 1; !indirect && i < nsegs; i++)
 		d[i] = vq->free[--vq->nfree];
 
-	va = vq->slots + (size_t)head * vq->slot_size;
+	va = vq->slots + (size_t)head * vq->slot_stride;
 	for (i = 0; i < nsegs; i++) {
 		if (!indirect)
-			va = vq->slots + (size_t)d[i] * vq->slot_size;
+			va = vq->slots + (size_t)d[i] * vq->slot_stride;
 		b->descs[i] = indirect ? head : d[i];
 		b->va[i] = va;
 		b->iova[i] = vu_iova(vq->dev, va);
@@ -971,13 +978,13 @@ int vu_vq_add(struct vu_vq *vq, const struct vu_seg *segs,
 				    i + 1 < nsegs ? d[i + 1] : 0);
 			/* What the device must not write: the slot's tail. */
 			memset(va + segs[i].len, VU_CANARY,
-			       vq->slot_size - segs[i].len);
+			       vq->slot_stride - segs[i].len);
 		}
 	}
 	if (indirect) {
-		uint8_t *slot = vq->slots + (size_t)head * vq->slot_size;
+		uint8_t *slot = vq->slots + (size_t)head * vq->slot_stride;
 
-		memset(slot + total, VU_CANARY, vq->slot_size - total);
+		memset(slot + total, VU_CANARY, vq->slot_stride - total);
 		vu_desc_set(&vq->desc[head],
 			    vq->itabs_iova + (uint64_t)head * VU_MAX_SEGS * 16,
 			    nsegs * 16, VRING_DESC_F_INDIRECT, 0);
@@ -1010,6 +1017,11 @@ int vu_vq_kick(struct vu_vq *vq)
 		return vu_fail(errno, "kick queue %u", vq->idx);
 	vq->kicks++;
 	return 1;
+}
+
+uint16_t vu_vq_avail_event(struct vu_vq *vq)
+{
+	return le16toh(*(volatile uint16_t *)vu_avail_event(vq));
 }
 
 uint16_t vu_vq_used_idx(struct vu_vq *vq)
@@ -1045,6 +1057,8 @@ int vu_vq_get_used(struct vu_vq *vq, uint16_t *headp, uint32_t *lenp)
 	len = le32toh(e.len);
 	*headp = head;
 	*lenp = len;
+	if (le32toh(e.id) >= vq->num)
+		dev->used_oob++;
 	if (le32toh(e.id) >= vq->num || !vq->bufs[head].posted) {
 		vu_proto_error(dev, "queue %u: used id %u was not available",
 			       vq->idx, le32toh(e.id));
@@ -1062,14 +1076,14 @@ int vu_vq_get_used(struct vu_vq *vq, uint16_t *headp, uint32_t *lenp)
 		for (i = 0; i < b->nsegs; i++)
 			total += b->len[i];
 		if (!vu_mem_is(b->va[0] + total, VU_CANARY,
-			       vq->slot_size - total))
+			       vq->slot_stride - total))
 			vu_proto_error(dev, "queue %u: write beyond buffer %u",
 				       vq->idx, head);
 		vq->free[vq->nfree++] = head;
 	} else {
 		for (i = 0; i < b->nsegs; i++) {
 			if (!vu_mem_is(b->va[i] + b->len[i], VU_CANARY,
-				       vq->slot_size - b->len[i]))
+				       vq->slot_stride - b->len[i]))
 				vu_proto_error(dev,
 					       "queue %u: write beyond buffer %u",
 					       vq->idx, head);
@@ -1390,7 +1404,7 @@ int vu_console_handshake(struct vu_console *con, unsigned int nadd)
 		if (r)
 			return r;
 	}
-	r = vu_console_drain(con, 200);
+	r = vu_console_drain(con, 150);
 	return r < 0 ? r : 0;
 }
 

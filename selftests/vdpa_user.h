@@ -141,6 +141,7 @@ struct vu_vq {
 	unsigned int idx;
 	unsigned int num;		/* configured size */
 	unsigned int slot_size;		/* data bytes per descriptor */
+	unsigned int slot_stride;	/* bytes between slots (>= size) */
 	bool allocated;			/* rings and slots in the arena */
 	bool enabled;
 	/* Rings, in the arena (va) and as the device sees them (iova). */
@@ -148,7 +149,7 @@ struct vu_vq {
 	struct vring_avail *avail;
 	struct vring_used *used;
 	uint64_t desc_iova, avail_iova, used_iova;
-	/* Data slot of descriptor i: slots + i * slot_size. */
+	/* Data slot of descriptor i: slots + i * slot_stride. */
 	uint8_t *slots;
 	uint64_t slots_iova;
 	/* Indirect table of head h: itabs + h * VU_MAX_SEGS entries. */
@@ -192,6 +193,7 @@ struct vu_dev {
 	bool arena_mapped;
 	/* Errors seen by the driver side: bad used entries, canaries. */
 	unsigned int proto_errors;
+	unsigned int used_oob;		/* used ids >= ring size */
 	char last_proto_error[256];
 };
 
@@ -282,8 +284,9 @@ size_t vu_vq_copy_in(struct vu_vq *vq, uint16_t head, uint32_t len,
 		     void *out, size_t size);
 /* Used entries pending (used->idx - last_used). */
 uint16_t vu_vq_pending(struct vu_vq *vq);
-/* Reading used->idx, avail->idx, avail_event/used_event. */
+/* used->idx, and avail_event (where the device asks for a kick). */
 uint16_t vu_vq_used_idx(struct vu_vq *vq);
+uint16_t vu_vq_avail_event(struct vu_vq *vq);
 /* Interrupts (call eventfd) since the start. */
 uint64_t vu_vq_calls(struct vu_vq *vq);
 /* Raw descriptor access for hostile tests. */

@@ -698,6 +698,16 @@ static int vs_env_reset(void)
 		vs_log("modprobe virtio_vdpa failed");
 		return -1;
 	}
+	/*
+	 * These tests are about the Linux driver: new devices must go to
+	 * virtio_vdpa, not to vhost_vdpa (another test program may have
+	 * loaded it).
+	 */
+	if (vs_exists("/sys/module/vhost_vdpa") &&
+	    vs_run("modprobe -r vhost_vdpa")) {
+		vs_log("cannot unload vhost_vdpa");
+		return -1;
+	}
 	if (vs_dev_exists(VS_DEV) && vs_dev_del(VS_DEV))
 		ret = -1;
 	if (vs_dev_exists(VS_DEV2) && vs_dev_del(VS_DEV2))
@@ -1607,6 +1617,31 @@ TEST_F_TIMEOUT(vserial, params_and_features, 120)
 	ASSERT_EQ(0, vs_dev_wait(&self->dev, VS_DEV, 1, 0, 60000));
 	EXPECT_EQ(0, self->dev.port[0].id);
 	EXPECT_TRUE(self->dev.port[0].console);
+}
+
+/*
+ * The largest device, max_nr_ports 511 (1024 queues), bound by the
+ * Linux driver through virtio_vdpa: its ports work.
+ */
+TEST_F_TIMEOUT(vserial, max_ports_511, 180)
+{
+	char buf[64];
+	struct vs_port *p;
+	int hfd, gfd;
+
+	ASSERT_EQ(0, vs_param_set("max_ports", "511"));
+	ASSERT_EQ(0, vs_create(&self->dev, "console:,big.one", NULL, 2));
+	p = vs_port_by_name(&self->dev, "big.one");
+	ASSERT_NE(NULL, p);
+	ASSERT_EQ(0, vs_connect(p, 0, 0, &hfd, &gfd));
+	ASSERT_EQ(5, write(hfd, "hello", 5));
+	ASSERT_EQ(5, vs_read_full(gfd, buf, 5, 10000));
+	EXPECT_EQ(0, memcmp(buf, "hello", 5));
+	ASSERT_EQ(6, write(gfd, "world!", 6));
+	ASSERT_EQ(6, vs_read_full(hfd, buf, 6, 10000));
+	EXPECT_EQ(0, memcmp(buf, "world!", 6));
+	close(gfd);
+	close(hfd);
 }
 
 /* Test 2: open and close, seen from both sides. */
