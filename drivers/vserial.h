@@ -68,6 +68,7 @@
 				 BIT_ULL(VIRTIO_CONSOLE_F_EMERG_WRITE))
 
 struct vserial_dev;
+struct vserial_cfg_dev;
 
 /* Where the consumer of a descriptor chain stands. */
 struct vsq_chain {
@@ -95,6 +96,7 @@ struct vsq {
 	u16 last_avail_idx;	/* next avail entry to consume */
 	u16 used_idx;		/* shadow of used->idx */
 	u16 signalled_used;	/* used->idx at the last interrupt */
+	u32 completed;		/* buffers used, see vsq_take_completed() */
 	bool signalled_valid;
 	bool ready;
 	bool broken;		/* malformed ring: stopped until reset */
@@ -109,13 +111,46 @@ enum vserial_guest_state {
 	VSERIAL_GUEST_READY,	/* driver answered PORT_READY 1 */
 };
 
-/* Control messages a port owes the driver, sent in this bit order. */
+/*
+ * Control messages a port owes the driver, sent in this bit order.
+ * PORT_REMOVE is owed by a port id, not a port: see vs->remove_pending.
+ */
 enum {
 	VSERIAL_CTRL_ADD,
 	VSERIAL_CTRL_CONSOLE,
 	VSERIAL_CTRL_NAME,
+	VSERIAL_CTRL_RESIZE,
 	VSERIAL_CTRL_OPEN,
 	VSERIAL_CTRL_NR,
+};
+
+/* Port state changes, for the vserial_port tracepoint. */
+enum vserial_port_event {
+	VSERIAL_EV_PLUG,
+	VSERIAL_EV_UNPLUG,
+	VSERIAL_EV_READY,
+	VSERIAL_EV_GUEST_OPEN,
+	VSERIAL_EV_GUEST_CLOSE,
+	VSERIAL_EV_HOST_OPEN,
+	VSERIAL_EV_HOST_CLOSE,
+	VSERIAL_EV_RESIZE,
+};
+
+/* Field order of the RESIZE message (see the admin guide). */
+enum vserial_resize_order {
+	VSERIAL_RESIZE_COLS_ROWS,	/* the virtio spec's, Linux 6.12 */
+	VSERIAL_RESIZE_ROWS_COLS,	/* older Linux drivers' */
+};
+
+/* Per-port counters, /sys/class/vserial/vserialN/stats/. */
+struct vserial_port_stats {
+	atomic64_t bytes_to_guest;
+	atomic64_t buffers_to_guest;
+	atomic64_t bytes_from_guest;
+	atomic64_t buffers_from_guest;
+	atomic64_t writer_blocked;
+	atomic64_t reader_blocked;
+	atomic64_t ctrl_queued;
 };
 
 struct vserial_port {
@@ -124,6 +159,7 @@ struct vserial_port {
 	struct vserial_dev *vs;	/* holds a reference on vs->vdpa.dev */
 	u32 id;
 	int minor;
+	bool published;		/* /dev/vserialN exists */
 	bool console;
 	char name[VSERIAL_PORT_NAME_MAX + 1];
 
@@ -134,13 +170,18 @@ struct vserial_port {
 	unsigned long flags;
 #define VSERIAL_PORT_HOST_OPEN	0
 	atomic_t wake_seq;	/* bumped by every wake-up */
-	bool dead;		/* device gone; set under mem_sem write */
+	/* Unplugged or device gone; set under vs_quiesce(). */
+	bool dead;
 
 	/* Driver side, under vs->lock. */
 	enum vserial_guest_state guest_state;
 	bool guest_connected;
 	unsigned long ctrl_pending;
 	struct list_head ctrl_node;
+	u16 cols;		/* console size (TIOCSWINSZ), 0 if unset */
+	u16 rows;
+
+	struct vserial_port_stats stats;
 
 	/*
 	 * Console ports only: output of the console driver.  That driver
@@ -168,8 +209,10 @@ struct vserial_dev {
 	u32 generation;
 	u16 cols;
 	u16 rows;
+	enum vserial_resize_order resize_order;
 	struct vdpa_callback config_cb;
 	struct list_head ctrl_list;	/* ports with ctrl_pending != 0 */
+	unsigned long *remove_pending;	/* ids owed a PORT_REMOVE */
 
 	struct rw_semaphore mem_sem;
 	rwlock_t mem_lock;
@@ -177,7 +220,13 @@ struct vserial_dev {
 
 	u32 nvqs;
 	struct vsq *vqs;
-	struct vserial_port **ports;	/* by id, max_nr_ports entries */
+	/*
+	 * The plugged ports by id, max_nr_ports entries.  Changed only
+	 * under vs_quiesce(); read under vs->mem_sem or vs->mem_lock.
+	 */
+	struct vserial_port **ports;
+	/* The device's configfs directory, under vserial_cfg_mutex. */
+	struct vserial_cfg_dev *cfg;
 
 	struct work_struct work;
 	unsigned long *irq_pending;	/* vqs owed an interrupt */
@@ -241,24 +290,30 @@ void vsq_fail(struct vsq *vq, const char *why);
 ssize_t vsq_read_iter(struct vsq *vq, struct iov_iter *to);
 ssize_t vsq_write_iter(struct vsq *vq, struct iov_iter *from);
 int vsq_console_drain(struct vsq *vq, struct vserial_port *port);
+unsigned int vsq_take_completed(struct vsq *vq);
 int vs_guest_read(struct vserial_dev *vs, u64 iova, void *buf, size_t len);
 
 /* vserial_ctrl.c: the control queue protocol. */
 void vserial_ctrl_queue(struct vserial_port *port, unsigned int msg);
+void vserial_ctrl_plug(struct vserial_port *port);
+void vserial_ctrl_unplug(struct vserial_port *port, bool announce);
 void vserial_ctrl_handle_tx(struct vserial_dev *vs);
 void vserial_ctrl_flush(struct vserial_dev *vs);
 void vserial_ctrl_reset(struct vserial_dev *vs);
 void vserial_ctrl_driver_ok(struct vserial_dev *vs);
 
 /* vserial_port.c: ports and their host-side data path. */
-int vserial_ports_create(struct vserial_dev *vs, const char *spec);
-void vserial_ports_free(struct vserial_dev *vs);
-int vserial_ports_publish(struct vserial_dev *vs);
-void vserial_ports_unpublish(struct vserial_dev *vs);
-void vserial_ports_kill(struct vserial_dev *vs);
+int vserial_port_name_valid(const char *name);
+struct vserial_port *vserial_port_new(struct vserial_dev *vs, u32 id,
+				      const char *name, bool console);
+int vserial_port_install(struct vserial_port *port);
+int vserial_port_plug(struct vserial_port *port);
+void vserial_port_unplug(struct vserial_port *port, bool announce);
+void vserial_port_put(struct vserial_port *port);
 void vserial_ports_poll_consoles(struct vserial_dev *vs);
+void vserial_ports_wake_all(struct vserial_dev *vs);
 struct vserial_port *vserial_port_of_vq(struct vsq *vq);
-void vserial_port_kick(struct vserial_port *port, struct vsq *vq);
+void vserial_port_kick(struct vserial_dev *vs, struct vsq *vq);
 void vserial_port_wake(struct vserial_port *port);
 void vserial_port_emerg_write(struct vserial_dev *vs, u8 c);
 int vserial_port_host_open(struct vserial_port *port);
@@ -268,10 +323,13 @@ ssize_t vserial_port_read(struct vserial_port *port, struct iov_iter *to,
 ssize_t vserial_port_write(struct vserial_port *port, struct iov_iter *from,
 			   bool nonblock);
 __poll_t vserial_port_poll(struct vserial_port *port);
+int vserial_port_resize(struct vserial_port *port, u16 cols, u16 rows);
+void vserial_port_get_size(struct vserial_port *port, u16 *cols, u16 *rows);
 
 /* vserial_cdev.c: /dev/vserialN and the vserial class. */
 int vserial_cdev_init(void);
 void vserial_cdev_exit(void);
+int vserial_cdev_prepare(struct vserial_port *port);
 int vserial_cdev_add(struct vserial_port *port);
 void vserial_cdev_del(struct vserial_port *port);
 void vserial_cdev_put_minor(struct vserial_port *port);
@@ -283,5 +341,23 @@ struct vserial_dev *vserial_dev_create(struct device *parent,
 				       u32 max_nr_ports);
 void vserial_dev_schedule(struct vserial_dev *vs);
 void vserial_dev_irq(struct vsq *vq);
+void vs_quiesce(struct vserial_dev *vs, unsigned long *flags);
+void vs_unquiesce(struct vserial_dev *vs, unsigned long flags);
+void vserial_dev_config_changed(struct vserial_dev *vs);
+
+/* vserial_configfs.c: ports and device templates in configfs. */
+extern struct mutex vserial_cfg_mutex;
+int vserial_configfs_init(void);
+void vserial_configfs_exit(void);
+struct vserial_cfg_dev *vserial_cfg_claim(const char *name, bool multiport);
+unsigned int vserial_cfg_max_ports(struct vserial_cfg_dev *cfg);
+int vserial_cfg_bind(struct vserial_cfg_dev *cfg, struct vserial_dev *vs);
+int vserial_cfg_publish(struct vserial_cfg_dev *cfg);
+void vserial_cfg_release(struct vserial_cfg_dev *cfg);
+void vserial_cfg_register(struct vserial_cfg_dev *cfg);
+
+/* vserial_main.c: module parameters. */
+extern unsigned int vserial_max_ports;
+extern char *vserial_ports;
 
 #endif /* _VSERIAL_H */

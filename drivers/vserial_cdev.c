@@ -7,6 +7,9 @@
 #include <linux/fs.h>
 #include <linux/idr.h>
 #include <linux/poll.h>
+#include <linux/slab.h>
+#include <linux/termios.h>
+#include <linux/uaccess.h>
 #include <linux/uio.h>
 
 #include "vserial.h"
@@ -59,6 +62,35 @@ static __poll_t vserial_poll(struct file *file, poll_table *wait)
 	return vserial_port_poll(port);
 }
 
+/*
+ * The console size of a console port: TIOCSWINSZ sends it to the driver
+ * (RESIZE), TIOCGWINSZ reads it back.  Not a tty otherwise.
+ */
+static long vserial_ioctl(struct file *file, unsigned int cmd,
+			  unsigned long arg)
+{
+	struct vserial_port *port = file->private_data;
+	void __user *argp = (void __user *)arg;
+	struct winsize ws = {};
+	u16 cols, rows;
+
+	switch (cmd) {
+	case TIOCSWINSZ:
+		if (copy_from_user(&ws, argp, sizeof(ws)))
+			return -EFAULT;
+		return vserial_port_resize(port, ws.ws_col, ws.ws_row);
+	case TIOCGWINSZ:
+		if (!port->console)
+			return -ENOTTY;
+		vserial_port_get_size(port, &cols, &rows);
+		ws.ws_col = cols;
+		ws.ws_row = rows;
+		return copy_to_user(argp, &ws, sizeof(ws)) ? -EFAULT : 0;
+	default:
+		return -ENOTTY;
+	}
+}
+
 static const struct file_operations vserial_fops = {
 	.owner = THIS_MODULE,
 	.open = vserial_open,
@@ -66,6 +98,8 @@ static const struct file_operations vserial_fops = {
 	.read_iter = vserial_read_iter,
 	.write_iter = vserial_write_iter,
 	.poll = vserial_poll,
+	.unlocked_ioctl = vserial_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
 };
 
 static struct vserial_port *dev_to_port(struct device *dev)
@@ -135,7 +169,50 @@ static struct attribute *vserial_port_attrs[] = {
 	&dev_attr_console_dropped.attr,
 	NULL,
 };
-ATTRIBUTE_GROUPS(vserial_port);
+
+static const struct attribute_group vserial_port_group = {
+	.attrs = vserial_port_attrs,
+};
+
+/* stats/: counters since the port was plugged. */
+#define VSERIAL_STAT_ATTR(field)					\
+static ssize_t field##_show(struct device *dev,				\
+			    struct device_attribute *attr, char *buf)	\
+{									\
+	return sysfs_emit(buf, "%lld\n",				\
+			  atomic64_read(&dev_to_port(dev)->stats.field)); \
+}									\
+static DEVICE_ATTR_RO(field)
+
+VSERIAL_STAT_ATTR(bytes_to_guest);
+VSERIAL_STAT_ATTR(buffers_to_guest);
+VSERIAL_STAT_ATTR(bytes_from_guest);
+VSERIAL_STAT_ATTR(buffers_from_guest);
+VSERIAL_STAT_ATTR(writer_blocked);
+VSERIAL_STAT_ATTR(reader_blocked);
+VSERIAL_STAT_ATTR(ctrl_queued);
+
+static struct attribute *vserial_stats_attrs[] = {
+	&dev_attr_bytes_to_guest.attr,
+	&dev_attr_buffers_to_guest.attr,
+	&dev_attr_bytes_from_guest.attr,
+	&dev_attr_buffers_from_guest.attr,
+	&dev_attr_writer_blocked.attr,
+	&dev_attr_reader_blocked.attr,
+	&dev_attr_ctrl_queued.attr,
+	NULL,
+};
+
+static const struct attribute_group vserial_stats_group = {
+	.name = "stats",
+	.attrs = vserial_stats_attrs,
+};
+
+static const struct attribute_group *vserial_port_groups[] = {
+	&vserial_port_group,
+	&vserial_stats_group,
+	NULL,
+};
 
 static char *vserial_devnode(const struct device *dev, umode_t *mode)
 {
@@ -150,15 +227,23 @@ static const struct class vserial_class = {
 	.dev_groups = vserial_port_groups,
 };
 
-int vserial_cdev_add(struct vserial_port *port)
+/*
+ * Give a new port its struct device and minor; from here on the port is
+ * freed by its release (vserial_port_release()).  On failure the port is
+ * gone.
+ */
+int vserial_cdev_prepare(struct vserial_port *port)
 {
 	struct vserial_dev *vs = port->vs;
 	int minor, ret;
 
 	minor = ida_alloc_max(&vserial_minor_ida, VSERIAL_MINORS - 1,
 			      GFP_KERNEL);
-	if (minor < 0)
+	if (minor < 0) {
+		kfifo_free(&port->cons_fifo);
+		kfree(port);
 		return minor;
+	}
 
 	port->minor = minor;
 	device_initialize(&port->dev);
@@ -168,27 +253,32 @@ int vserial_cdev_add(struct vserial_port *port)
 	port->dev.release = vserial_port_release;
 	/* Dropped by vserial_port_release(). */
 	get_device(&vs->vdpa.dev);
+	cdev_init(&port->cdev, &vserial_fops);
+	port->cdev.owner = THIS_MODULE;
 
 	ret = dev_set_name(&port->dev, "vserial%d", minor);
 	if (ret)
-		goto err;
-
-	cdev_init(&port->cdev, &vserial_fops);
-	port->cdev.owner = THIS_MODULE;
-	ret = cdev_device_add(&port->cdev, &port->dev);
-	if (ret)
-		goto err;
-	return 0;
-err:
-	/* The release drops the minor and the port. */
-	vs->ports[port->id] = NULL;
-	put_device(&port->dev);
+		put_device(&port->dev);
 	return ret;
 }
 
+/* /dev/vserialN appears. */
+int vserial_cdev_add(struct vserial_port *port)
+{
+	int ret;
+
+	ret = cdev_device_add(&port->cdev, &port->dev);
+	if (!ret)
+		port->published = true;
+	return ret;
+}
+
+/* /dev/vserialN disappears; open files keep the port. */
 void vserial_cdev_del(struct vserial_port *port)
 {
-	cdev_device_del(&port->cdev, &port->dev);
+	if (port->published)
+		cdev_device_del(&port->cdev, &port->dev);
+	port->published = false;
 }
 
 void vserial_cdev_put_minor(struct vserial_port *port)

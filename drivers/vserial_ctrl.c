@@ -6,27 +6,37 @@
  * handled in the kicker's context: the Linux driver spins until they come
  * back.  Device to driver messages are never dropped.  Instead of a queue
  * of messages, each port keeps a bitmap of the messages it owes the driver
- * and sits on vs->ctrl_list while the bitmap is not empty; the worker
- * sends them as the driver posts receive buffers.  Repeated events for one
- * port coalesce, so the memory this takes is bounded by the number of
- * ports, however long the driver leaves the queue empty.
+ * and sits on vs->ctrl_list while the bitmap is not empty, and the device
+ * keeps a bitmap of the port ids owed a PORT_REMOVE; the worker sends them
+ * as the driver posts receive buffers, removals first.  Repeated events
+ * for one port coalesce, so the memory this takes is bounded by the number
+ * of ports, however long the driver leaves the queue empty.
+ *
+ * Plugging, unplugging and the worker's sending exclude each other
+ * (vs_quiesce() against vs->mem_sem), so a message is never both sent
+ * and withdrawn.
  */
 
 #include <linux/bitops.h>
 #include <linux/list.h>
 
 #include "vserial.h"
+#include "vserial_trace.h"
 
 struct vserial_ctrl_msg {
 	struct virtio_console_control hdr;
-	char name[VSERIAL_PORT_NAME_MAX];
+	union {
+		char name[VSERIAL_PORT_NAME_MAX];
+		__le16 size[2];
+	};
 } __packed;
 
 /* Called with vs->lock held. */
 static void vserial_ctrl_queue_locked(struct vserial_port *port,
 				      unsigned int msg)
 {
-	__set_bit(msg, &port->ctrl_pending);
+	if (!__test_and_set_bit(msg, &port->ctrl_pending))
+		atomic64_inc(&port->stats.ctrl_queued);
 	if (list_empty(&port->ctrl_node))
 		list_add_tail(&port->ctrl_node, &port->vs->ctrl_list);
 }
@@ -42,7 +52,8 @@ void vserial_ctrl_queue(struct vserial_port *port, unsigned int msg)
 	bool queued = false;
 
 	spin_lock_irqsave(&vs->lock, flags);
-	if (port->guest_state == VSERIAL_GUEST_READY && vs_multiport(vs)) {
+	if (port->guest_state == VSERIAL_GUEST_READY && vs_multiport(vs) &&
+	    (msg != VSERIAL_CTRL_RESIZE || port->console)) {
 		vserial_ctrl_queue_locked(port, msg);
 		queued = true;
 	}
@@ -52,10 +63,53 @@ void vserial_ctrl_queue(struct vserial_port *port, unsigned int msg)
 		vserial_dev_schedule(vs);
 }
 
+/*
+ * @port was just plugged in.  If the driver is up, announce it; else
+ * DEVICE_READY will.  Called under vs_quiesce().
+ */
+void vserial_ctrl_plug(struct vserial_port *port)
+{
+	struct vserial_dev *vs = port->vs;
+
+	spin_lock(&vs->lock);
+	port->guest_state = VSERIAL_GUEST_ABSENT;
+	if (vs->device_ready && vs_multiport(vs)) {
+		port->guest_state = VSERIAL_GUEST_ADDED;
+		vserial_ctrl_queue_locked(port, VSERIAL_CTRL_ADD);
+	}
+	spin_unlock(&vs->lock);
+	trace_vserial_port(port, VSERIAL_EV_PLUG);
+}
+
+/*
+ * @port is being unplugged: withdraw what it still owes the driver and,
+ * if the driver heard of it (@announce), owe its id a PORT_REMOVE.  An
+ * announcement not yet sent is simply withdrawn.  Called under
+ * vs_quiesce().
+ */
+void vserial_ctrl_unplug(struct vserial_port *port, bool announce)
+{
+	struct vserial_dev *vs = port->vs;
+	bool sent_add;
+
+	spin_lock(&vs->lock);
+	sent_add = port->guest_state != VSERIAL_GUEST_ABSENT &&
+		   !test_bit(VSERIAL_CTRL_ADD, &port->ctrl_pending);
+	if (announce && sent_add && vs_multiport(vs))
+		__set_bit(port->id, vs->remove_pending);
+	list_del_init(&port->ctrl_node);
+	port->ctrl_pending = 0;
+	port->guest_state = VSERIAL_GUEST_ABSENT;
+	port->guest_connected = false;
+	spin_unlock(&vs->lock);
+	trace_vserial_port(port, VSERIAL_EV_UNPLUG);
+}
+
 /* Called with vs->lock held; returns the message length. */
 static size_t vserial_ctrl_build(struct vserial_port *port, unsigned int msg,
 				 struct vserial_ctrl_msg *m)
 {
+	struct vserial_dev *vs = port->vs;
 	size_t len = sizeof(m->hdr);
 	u16 event, value = 1;
 
@@ -71,6 +125,18 @@ static size_t vserial_ctrl_build(struct vserial_port *port, unsigned int msg,
 		len += strlen(port->name);
 		memcpy(m->name, port->name, len - sizeof(m->hdr));
 		break;
+	case VSERIAL_CTRL_RESIZE:
+		event = VIRTIO_CONSOLE_RESIZE;
+		value = 0;
+		len += sizeof(m->size);
+		if (vs->resize_order == VSERIAL_RESIZE_ROWS_COLS) {
+			m->size[0] = cpu_to_le16(port->rows);
+			m->size[1] = cpu_to_le16(port->cols);
+		} else {
+			m->size[0] = cpu_to_le16(port->cols);
+			m->size[1] = cpu_to_le16(port->rows);
+		}
+		break;
 	default:
 		event = VIRTIO_CONSOLE_PORT_OPEN;
 		value = test_bit(VSERIAL_PORT_HOST_OPEN, &port->flags);
@@ -84,6 +150,88 @@ static size_t vserial_ctrl_build(struct vserial_port *port, unsigned int msg,
 }
 
 /*
+ * Is @m, built earlier, still what @port owes?  PORT_OPEN and RESIZE
+ * carry state that may have changed since.  Called with vs->lock held.
+ */
+static bool vserial_ctrl_current(struct vserial_port *port, unsigned int msg,
+				 const struct vserial_ctrl_msg *m)
+{
+	struct vserial_ctrl_msg now;
+
+	if (msg != VSERIAL_CTRL_OPEN && msg != VSERIAL_CTRL_RESIZE)
+		return true;
+	vserial_ctrl_build(port, msg, &now);
+	if (now.hdr.value != m->hdr.value)
+		return false;
+	return msg != VSERIAL_CTRL_RESIZE ||
+	       !memcmp(now.size, m->size, sizeof(m->size));
+}
+
+/*
+ * Write one message into the next control receive buffer.  Returns 1 if
+ * it was sent, 0 if the driver has no buffer, -EIO if the queue broke.
+ */
+static int vserial_ctrl_send(struct vserial_dev *vs,
+			     const struct vserial_ctrl_msg *m, size_t len)
+{
+	struct vsq *vq = &vs->vqs[VSERIAL_CTRL_RXQ];
+	int r;
+
+	for (;;) {
+		r = vsq_next_chain(vq);
+		if (r < 0)
+			return r;
+		if (r)
+			break;
+		if (!vsq_arm(vq))
+			return 0;
+	}
+	r = vsq_chain_write(vq, m, len);
+	if (r < 0)
+		return r;
+	if (vq->chain.written < len)
+		dev_dbg(&vs->vdpa.dev,
+			"control buffer of %u bytes truncates event %u for port %u\n",
+			vq->chain.written,
+			le16_to_cpu((__force __le16)m->hdr.event),
+			le32_to_cpu((__force __le32)m->hdr.id));
+	vsq_complete(vq);
+	trace_vserial_ctrl_send(vs, le32_to_cpu((__force __le32)m->hdr.id),
+				le16_to_cpu((__force __le16)m->hdr.event),
+				le16_to_cpu((__force __le16)m->hdr.value));
+	return 1;
+}
+
+/* PORT_REMOVE for every id owed one.  Called with vs->mem_sem held. */
+static int vserial_ctrl_flush_removals(struct vserial_dev *vs, bool *sent)
+{
+	struct vserial_ctrl_msg m = {};
+	unsigned long id;
+	int r;
+
+	for (;;) {
+		spin_lock_irq(&vs->lock);
+		id = find_first_bit(vs->remove_pending, vs->max_nr_ports);
+		spin_unlock_irq(&vs->lock);
+		if (id >= vs->max_nr_ports)
+			return 1;
+
+		m.hdr.id = (__force __virtio32)cpu_to_le32(id);
+		m.hdr.event = (__force __virtio16)
+			      cpu_to_le16(VIRTIO_CONSOLE_PORT_REMOVE);
+		m.hdr.value = (__force __virtio16)cpu_to_le16(1);
+		r = vserial_ctrl_send(vs, &m, sizeof(m.hdr));
+		if (r <= 0)
+			return r;
+		*sent = true;
+
+		spin_lock_irq(&vs->lock);
+		__clear_bit(id, vs->remove_pending);
+		spin_unlock_irq(&vs->lock);
+	}
+}
+
+/*
  * Send what the ports owe the driver, as far as it has receive buffers.
  * Runs in the device worker, the only user of the control receive queue.
  */
@@ -92,13 +240,14 @@ void vserial_ctrl_flush(struct vserial_dev *vs)
 	struct vsq *vq = &vs->vqs[VSERIAL_CTRL_RXQ];
 	struct vserial_ctrl_msg m;
 	struct vserial_port *port;
-	unsigned int msg;
 	bool sent = false;
-	u16 open_sent;
+	unsigned int msg;
 	size_t len;
-	int r;
 
 	down_read(&vs->mem_sem);
+	if (vserial_ctrl_flush_removals(vs, &sent) <= 0)
+		goto out;
+
 	for (;;) {
 		spin_lock_irq(&vs->lock);
 		port = list_first_entry_or_null(&vs->ctrl_list,
@@ -109,38 +258,19 @@ void vserial_ctrl_flush(struct vserial_dev *vs)
 			len = vserial_ctrl_build(port, msg, &m);
 		}
 		spin_unlock_irq(&vs->lock);
-		if (!port)
+		if (!port || vserial_ctrl_send(vs, &m, len) <= 0)
 			break;
-
-		r = vsq_next_chain(vq);
-		if (r < 0)
-			break;
-		if (!r) {
-			if (vsq_arm(vq))
-				continue;
-			break;
-		}
-		if (vsq_chain_write(vq, &m, len) < 0)
-			break;
-		if (vq->chain.written < len)
-			dev_dbg(&vs->vdpa.dev,
-				"control buffer of %u bytes truncates event %u for port %u\n",
-				vq->chain.written, le16_to_cpu((__force __le16)m.hdr.event),
-				port->id);
-		vsq_complete(vq);
 		sent = true;
 
 		spin_lock_irq(&vs->lock);
-		open_sent = le16_to_cpu((__force __le16)m.hdr.value);
 		/* The host end may have changed again since we built it. */
-		if (msg != VSERIAL_CTRL_OPEN ||
-		    open_sent == test_bit(VSERIAL_PORT_HOST_OPEN, &port->flags))
+		if (vserial_ctrl_current(port, msg, &m))
 			__clear_bit(msg, &port->ctrl_pending);
 		if (!port->ctrl_pending)
 			list_del_init(&port->ctrl_node);
 		spin_unlock_irq(&vs->lock);
 	}
-
+out:
 	if (sent && vsq_publish(vq))
 		vserial_dev_irq(vq);
 	up_read(&vs->mem_sem);
@@ -153,6 +283,7 @@ static void vserial_ctrl_event(struct vserial_dev *vs, u32 id, u16 event,
 	struct vserial_port *port = NULL;
 	u32 i;
 
+	trace_vserial_ctrl_recv(vs, id, event, value);
 	if (event != VIRTIO_CONSOLE_DEVICE_READY) {
 		if (id >= vs->max_nr_ports || !vs->ports[id]) {
 			dev_dbg(&vs->vdpa.dev,
@@ -196,10 +327,13 @@ static void vserial_ctrl_event(struct vserial_dev *vs, u32 id, u16 event,
 			break;
 		}
 		port->guest_state = VSERIAL_GUEST_READY;
+		trace_vserial_port(port, VSERIAL_EV_READY);
 		if (port->console)
 			vserial_ctrl_queue_locked(port, VSERIAL_CTRL_CONSOLE);
 		if (port->name[0])
 			vserial_ctrl_queue_locked(port, VSERIAL_CTRL_NAME);
+		if (port->console && (port->cols || port->rows))
+			vserial_ctrl_queue_locked(port, VSERIAL_CTRL_RESIZE);
 		if (test_bit(VSERIAL_PORT_HOST_OPEN, &port->flags))
 			vserial_ctrl_queue_locked(port, VSERIAL_CTRL_OPEN);
 		break;
@@ -212,6 +346,8 @@ static void vserial_ctrl_event(struct vserial_dev *vs, u32 id, u16 event,
 			break;
 		}
 		port->guest_connected = !!value;
+		trace_vserial_port(port, value ? VSERIAL_EV_GUEST_OPEN :
+					 VSERIAL_EV_GUEST_CLOSE);
 		*wake = port;
 		break;
 
@@ -271,6 +407,7 @@ void vserial_ctrl_handle_tx(struct vserial_dev *vs)
 				   le16_to_cpu((__force __le16)hdr.value), &wake);
 		queued = !list_empty(&vs->ctrl_list);
 		spin_unlock(&vs->lock);
+		/* The port cannot go: unplugging waits for mem_lock. */
 		if (wake)
 			vserial_port_wake(wake);
 		if (queued)
@@ -294,6 +431,7 @@ void vserial_ctrl_reset(struct vserial_dev *vs)
 
 	spin_lock(&vs->lock);
 	vs->device_ready = false;
+	bitmap_zero(vs->remove_pending, vs->max_nr_ports);
 	list_for_each_entry_safe(port, tmp, &vs->ctrl_list, ctrl_node)
 		list_del_init(&port->ctrl_node);
 	for (i = 0; i < vs->max_nr_ports; i++) {
@@ -313,15 +451,20 @@ void vserial_ctrl_reset(struct vserial_dev *vs)
  */
 void vserial_ctrl_driver_ok(struct vserial_dev *vs)
 {
-	struct vserial_port *port = vs->ports[0];
+	struct vserial_port *port;
 	unsigned long flags;
 
-	if (vs_multiport(vs) || !port)
+	if (vs_multiport(vs))
 		return;
 
-	spin_lock_irqsave(&vs->lock, flags);
-	port->guest_state = VSERIAL_GUEST_READY;
-	port->guest_connected = true;
-	spin_unlock_irqrestore(&vs->lock, flags);
-	vserial_port_wake(port);
+	down_read(&vs->mem_sem);
+	port = vs->ports[0];
+	if (port) {
+		spin_lock_irqsave(&vs->lock, flags);
+		port->guest_state = VSERIAL_GUEST_READY;
+		port->guest_connected = true;
+		spin_unlock_irqrestore(&vs->lock, flags);
+		vserial_port_wake(port);
+	}
+	up_read(&vs->mem_sem);
 }

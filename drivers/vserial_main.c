@@ -16,7 +16,10 @@
 
 #include "vserial.h"
 
-static unsigned int max_ports = 31;
+#define CREATE_TRACE_POINTS
+#include "vserial_trace.h"
+
+unsigned int vserial_max_ports = 31;
 
 static int max_ports_set(const char *val, const struct kernel_param *kp)
 {
@@ -28,14 +31,14 @@ static const struct kernel_param_ops max_ports_ops = {
 	.get = param_get_uint,
 };
 
-module_param_cb(max_ports, &max_ports_ops, &max_ports, 0644);
+module_param_cb(max_ports, &max_ports_ops, &vserial_max_ports, 0644);
 MODULE_PARM_DESC(max_ports,
-		 "max_nr_ports of each new device, 1-511 (default 31); read at each \"vdpa dev add\"");
+		 "max_nr_ports of each new device without a configfs template, 1-511 (default 31); read at each \"vdpa dev add\"");
 
-static char *ports = "console:,org.qemu.guest_agent.0";
-module_param(ports, charp, 0644);
+char *vserial_ports = "console:,org.qemu.guest_agent.0";
+module_param_named(ports, vserial_ports, charp, 0644);
 MODULE_PARM_DESC(ports,
-		 "Initial ports of each new device, comma separated: NAME for a port, console:NAME (NAME may be empty) for a console port. Ids follow the list from 1; the first console port takes id 0 (default \"console:,org.qemu.guest_agent.0\")");
+		 "Initial ports of each new device without a configfs template, comma separated: NAME for a port, console:NAME (NAME may be empty) for a console port. Ids follow the list from 1; the first console port takes id 0 (default \"console:,org.qemu.guest_agent.0\")");
 
 struct workqueue_struct *vserial_wq;
 static struct device *vserial_mgmt_root;
@@ -45,25 +48,30 @@ static struct vdpa_mgmt_dev vserial_mgmt_dev;
 #define VSERIAL_FEATURES_REQUIRED	(BIT_ULL(VIRTIO_F_VERSION_1) | \
 					 BIT_ULL(VIRTIO_F_ACCESS_PLATFORM))
 
-static void vserial_dev_teardown(struct vserial_dev *vs)
+/*
+ * The ports are gone (vserial_cfg_release()): take the device away from
+ * its driver and stop it for good.  @registered: on the vDPA bus.
+ */
+static void vserial_dev_teardown(struct vserial_dev *vs, bool registered)
 {
 	get_device(&vs->vdpa.dev);
-	vserial_ports_unpublish(vs);
-	_vdpa_unregister_device(&vs->vdpa);
-	/* No driver left: stop the queues and the worker for good. */
+	if (registered)
+		_vdpa_unregister_device(&vs->vdpa);
+	/* No driver left: stop the queues and the worker. */
 	vs->vdpa.config->reset(&vs->vdpa);
 	cancel_work_sync(&vs->work);
-	vserial_ports_kill(vs);
 	put_device(&vs->vdpa.dev);
+	if (!registered)
+		put_device(&vs->vdpa.dev);
 }
 
 static int vserial_dev_add(struct vdpa_mgmt_dev *mdev, const char *name,
 			   const struct vdpa_dev_set_config *config)
 {
 	u64 features = VSERIAL_FEATURES;
+	struct vserial_cfg_dev *cfg;
 	struct vserial_dev *vs;
-	unsigned int nr_ports;
-	char *spec;
+	bool registered = false;
 	int ret;
 
 	if (config->mask & BIT_ULL(VDPA_ATTR_DEV_FEATURES)) {
@@ -80,47 +88,51 @@ static int vserial_dev_add(struct vdpa_mgmt_dev *mdev, const char *name,
 		}
 	}
 
-	kernel_param_lock(THIS_MODULE);
-	nr_ports = max_ports;
-	spec = kstrdup(ports ?: "", GFP_KERNEL);
-	kernel_param_unlock(THIS_MODULE);
-	if (!spec)
-		return -ENOMEM;
+	/* The template in configfs, or the module parameters. */
+	cfg = vserial_cfg_claim(name, features &
+				BIT_ULL(VIRTIO_CONSOLE_F_MULTIPORT));
+	if (IS_ERR(cfg))
+		return PTR_ERR(cfg);
 
-	vs = vserial_dev_create(vserial_mgmt_root, name, features, nr_ports);
+	vs = vserial_dev_create(vserial_mgmt_root, name, features,
+				vserial_cfg_max_ports(cfg));
 	if (IS_ERR(vs)) {
-		kfree(spec);
+		vserial_cfg_release(cfg);
 		return PTR_ERR(vs);
 	}
 	vs->vdpa.mdev = &vserial_mgmt_dev;
 
-	ret = vserial_ports_create(vs, spec);
-	kfree(spec);
+	ret = vserial_cfg_bind(cfg, vs);
 	if (ret)
-		goto err_put;
-
+		goto err;
 	ret = _vdpa_register_device(&vs->vdpa, vs->nvqs);
 	if (ret)
-		goto err_free_ports;
+		goto err;
+	registered = true;
+	ret = vserial_cfg_publish(cfg);
+	if (ret)
+		goto err;
+	mutex_unlock(&vserial_cfg_mutex);
 
-	ret = vserial_ports_publish(vs);
-	if (ret) {
-		vserial_dev_teardown(vs);
-		return ret;
-	}
+	vserial_cfg_register(cfg);
 	return 0;
-
-err_free_ports:
-	vserial_ports_free(vs);
-err_put:
-	put_device(&vs->vdpa.dev);
+err:
+	vserial_cfg_release(cfg);
+	vserial_dev_teardown(vs, registered);
 	return ret;
 }
 
 static void vserial_dev_del(struct vdpa_mgmt_dev *mdev,
 			    struct vdpa_device *vdpa)
 {
-	vserial_dev_teardown(vdpa_to_vs(vdpa));
+	struct vserial_dev *vs = vdpa_to_vs(vdpa);
+
+	mutex_lock(&vserial_cfg_mutex);
+	if (vs->cfg)
+		vserial_cfg_release(vs->cfg);
+	else
+		mutex_unlock(&vserial_cfg_mutex);
+	vserial_dev_teardown(vs, true);
 }
 
 static const struct vdpa_mgmtdev_ops vserial_mgmtdev_ops = {
@@ -153,10 +165,14 @@ static int __init vserial_init(void)
 	if (ret)
 		goto err_wq;
 
+	ret = vserial_configfs_init();
+	if (ret)
+		goto err_cdev;
+
 	vserial_mgmt_root = root_device_register(VSERIAL_MGMTDEV_NAME);
 	if (IS_ERR(vserial_mgmt_root)) {
 		ret = PTR_ERR(vserial_mgmt_root);
-		goto err_cdev;
+		goto err_configfs;
 	}
 
 	vserial_mgmt_dev.device = vserial_mgmt_root;
@@ -167,6 +183,8 @@ static int __init vserial_init(void)
 
 err_root:
 	root_device_unregister(vserial_mgmt_root);
+err_configfs:
+	vserial_configfs_exit();
 err_cdev:
 	vserial_cdev_exit();
 err_wq:
@@ -179,6 +197,7 @@ static void __exit vserial_exit(void)
 	/* Deletes every device of the management device. */
 	vdpa_mgmtdev_unregister(&vserial_mgmt_dev);
 	root_device_unregister(vserial_mgmt_root);
+	vserial_configfs_exit();
 	vserial_cdev_exit();
 	destroy_workqueue(vserial_wq);
 }
@@ -188,4 +207,3 @@ module_exit(vserial_exit);
 
 MODULE_DESCRIPTION("virtio-console (virtio-serial) device implemented as a vDPA device");
 MODULE_LICENSE("GPL");
-MODULE_SOFTDEP("pre: vdpa vhost_iotlb");

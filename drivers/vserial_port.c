@@ -19,6 +19,7 @@
 #include <linux/string.h>
 
 #include "vserial.h"
+#include "vserial_trace.h"
 
 struct vserial_port *vserial_port_of_vq(struct vsq *vq)
 {
@@ -60,18 +61,17 @@ static bool vserial_port_broken(struct vserial_port *port)
 }
 
 /*
- * Console output: take it now, in the kicker's context.  Transmit queues
- * that no port serves are drained the same way, so that no driver waits
- * on them forever.
+ * Drain transmit queue @vq now, in the caller's context: console output
+ * into the console buffer of @port, and the queues of ids without a
+ * port into nowhere (the driver must not wait on them forever).  Called
+ * with vs->mem_lock held for reading.
  */
-static void vserial_console_kick(struct vserial_dev *vs, struct vsq *vq,
-				 struct vserial_port *port)
+static void vserial_tx_drain(struct vserial_dev *vs, struct vsq *vq,
+			     struct vserial_port *port)
 {
-	unsigned long flags;
 	bool irq, more = false;
 	int done = 0, r;
 
-	read_lock_irqsave(&vs->mem_lock, flags);
 	spin_lock(&vq->lock);
 	do {
 		r = vsq_console_drain(vq, port);
@@ -82,7 +82,6 @@ static void vserial_console_kick(struct vserial_dev *vs, struct vsq *vq,
 	} while (r >= 0 && vsq_arm(vq));
 	irq = vsq_publish(vq);
 	spin_unlock(&vq->lock);
-	read_unlock_irqrestore(&vs->mem_lock, flags);
 
 	if (irq)
 		set_bit(vq->idx, vs->irq_pending);
@@ -92,37 +91,54 @@ static void vserial_console_kick(struct vserial_dev *vs, struct vsq *vq,
 		vserial_port_wake(port);
 }
 
-/* The driver kicked one of @port's queues (@port may be NULL). */
-void vserial_port_kick(struct vserial_port *port, struct vsq *vq)
+/*
+ * The driver kicked port queue @vq.  Data port queues belong to the
+ * host end's reader and writer: wake them.  Console output and queues
+ * of ids without a port are drained at once.  @worker: called by the
+ * device worker to finish what a kick left over; wakes nobody.
+ */
+static void vserial_port_kick_vq(struct vserial_dev *vs, struct vsq *vq,
+				 bool worker)
 {
-	if (!vq->device_writes && (!port || port->console))
-		vserial_console_kick(vq->vs, vq, port);
-	else if (port)
-		vserial_port_wake(port);
+	struct vserial_port *port;
+	unsigned long flags;
+
+	read_lock_irqsave(&vs->mem_lock, flags);
+	port = vserial_port_of_vq(vq);
+	if (vq->device_writes || (port && !port->console)) {
+		if (port && !worker)
+			vserial_port_wake(port);
+	} else {
+		vserial_tx_drain(vs, vq, port);
+	}
+	read_unlock_irqrestore(&vs->mem_lock, flags);
 }
 
-/* The worker: finish console output a kick left over. */
+void vserial_port_kick(struct vserial_dev *vs, struct vsq *vq)
+{
+	vserial_port_kick_vq(vs, vq, false);
+}
+
+/* The worker: finish the draining a kick left over. */
 void vserial_ports_poll_consoles(struct vserial_dev *vs)
 {
 	u32 i;
 
-	for (i = 0; i < vs->max_nr_ports; i++) {
-		struct vserial_port *port = vs->ports[i];
-
-		if (port && port->console)
-			vserial_console_kick(vs, vserial_port_txq_of(port),
-					     port);
-	}
+	for (i = 0; i < vs->max_nr_ports; i++)
+		vserial_port_kick_vq(vs, &vs->vqs[vserial_port_txq(i)], true);
 }
 
 /* An emergency write (config space emerg_wr) goes to port 0's host end. */
 void vserial_port_emerg_write(struct vserial_dev *vs, u8 c)
 {
-	struct vserial_port *port = vs->ports[0];
-	struct vsq *vq;
+	struct vserial_port *port;
 	unsigned long flags;
+	struct vsq *vq;
 
+	read_lock_irqsave(&vs->mem_lock, flags);
+	port = vs->ports[0];
 	if (!port || !port->console) {
+		read_unlock_irqrestore(&vs->mem_lock, flags);
 		dev_dbg(&vs->vdpa.dev,
 			"emergency write without a console port 0 dropped\n");
 		return;
@@ -130,11 +146,12 @@ void vserial_port_emerg_write(struct vserial_dev *vs, u8 c)
 
 	/* The transmit queue's lock makes us the fifo's only producer. */
 	vq = vserial_port_txq_of(port);
-	spin_lock_irqsave(&vq->lock, flags);
+	spin_lock(&vq->lock);
 	if (!kfifo_put(&port->cons_fifo, c))
 		atomic64_inc(&port->cons_dropped);
-	spin_unlock_irqrestore(&vq->lock, flags);
+	spin_unlock(&vq->lock);
 	vserial_port_wake(port);
+	read_unlock_irqrestore(&vs->mem_lock, flags);
 }
 
 int vserial_port_host_open(struct vserial_port *port)
@@ -145,6 +162,7 @@ int vserial_port_host_open(struct vserial_port *port)
 		clear_bit(VSERIAL_PORT_HOST_OPEN, &port->flags);
 		return -ENODEV;
 	}
+	trace_vserial_port(port, VSERIAL_EV_HOST_OPEN);
 	vserial_ctrl_queue(port, VSERIAL_CTRL_OPEN);
 	return 0;
 }
@@ -152,6 +170,7 @@ int vserial_port_host_open(struct vserial_port *port)
 void vserial_port_host_close(struct vserial_port *port)
 {
 	clear_bit(VSERIAL_PORT_HOST_OPEN, &port->flags);
+	trace_vserial_port(port, VSERIAL_EV_HOST_CLOSE);
 	if (!READ_ONCE(port->dead))
 		vserial_ctrl_queue(port, VSERIAL_CTRL_OPEN);
 }
@@ -207,6 +226,10 @@ static ssize_t vserial_port_try_read(struct vserial_port *port,
 		ret = 0;
 	} else {
 		ret = vsq_read_iter(vq, to);
+		atomic64_add(vsq_take_completed(vq),
+			     &port->stats.buffers_from_guest);
+		if (ret > 0)
+			atomic64_add(ret, &port->stats.bytes_from_guest);
 		if (ret > 0 && vsq_publish(vq))
 			vserial_dev_irq(vq);
 		else if (!ret && vsq_arm(vq))
@@ -239,6 +262,7 @@ ssize_t vserial_port_read(struct vserial_port *port, struct iov_iter *to,
 
 		if (ret != -EAGAIN || nonblock)
 			return ret;
+		atomic64_inc(&port->stats.reader_blocked);
 		if (wait_event_interruptible(port->wq,
 					     atomic_read(&port->wake_seq) != seq))
 			return -ERESTARTSYS;
@@ -265,6 +289,10 @@ static ssize_t vserial_port_try_write(struct vserial_port *port,
 		ret = -EAGAIN;
 	} else {
 		ret = vsq_write_iter(vq, from);
+		atomic64_add(vsq_take_completed(vq),
+			     &port->stats.buffers_to_guest);
+		if (ret > 0)
+			atomic64_add(ret, &port->stats.bytes_to_guest);
 		if (ret > 0 && vsq_publish(vq))
 			vserial_dev_irq(vq);
 		if (!ret) {
@@ -296,6 +324,7 @@ ssize_t vserial_port_write(struct vserial_port *port, struct iov_iter *from,
 		}
 		if (ret != -EAGAIN || nonblock)
 			return total ?: ret;
+		atomic64_inc(&port->stats.writer_blocked);
 		if (wait_event_interruptible(port->wq,
 					     atomic_read(&port->wake_seq) != seq))
 			return total ?: -ERESTARTSYS;
@@ -336,30 +365,86 @@ out:
 	return mask;
 }
 
-/* Parse one entry of the "ports" list: "NAME" or "console:NAME". */
-static int vserial_parse_entry(char *entry, bool *console, const char **name)
+/*
+ * TIOCSWINSZ on the host end of a console port: tell the driver the
+ * console's size.  With MULTIPORT, a RESIZE control message for the
+ * port; without it, port 0's size in config space and a config
+ * interrupt.  The size is kept and sent again whenever the driver sets
+ * the port up.
+ */
+int vserial_port_resize(struct vserial_port *port, u16 cols, u16 rows)
 {
-	const char *p;
+	struct vserial_dev *vs = port->vs;
+	unsigned long flags;
+	bool config = false;
 
-	entry = strim(entry);
-	*console = false;
-	if (!strncmp(entry, "console:", 8)) {
-		*console = true;
-		entry += 8;
+	if (!port->console)
+		return -ENOTTY;
+	if (READ_ONCE(port->dead))
+		return -ENODEV;
+
+	spin_lock_irqsave(&vs->lock, flags);
+	port->cols = cols;
+	port->rows = rows;
+	if (port->id == 0 && (vs->cols != cols || vs->rows != rows)) {
+		vs->cols = cols;
+		vs->rows = rows;
+		vs->generation++;
+		config = !vs_multiport(vs);
 	}
-	if (strlen(entry) > VSERIAL_PORT_NAME_MAX)
-		return -ENAMETOOLONG;
-	for (p = entry; *p; p++)
-		if (*p == '/' || !isgraph(*p))
-			return -EINVAL;
-	*name = entry;
+	spin_unlock_irqrestore(&vs->lock, flags);
+
+	trace_vserial_port(port, VSERIAL_EV_RESIZE);
+	vserial_ctrl_queue(port, VSERIAL_CTRL_RESIZE);
+	if (config)
+		vserial_dev_config_changed(vs);
 	return 0;
 }
 
-static struct vserial_port *vserial_port_alloc(struct vserial_dev *vs, u32 id,
-					       const char *name, bool console)
+void vserial_port_get_size(struct vserial_port *port, u16 *cols, u16 *rows)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&port->vs->lock, flags);
+	*cols = port->cols;
+	*rows = port->rows;
+	spin_unlock_irqrestore(&port->vs->lock, flags);
+}
+
+/*
+ * Port names become file names (/dev/virtio-ports/NAME in a Linux guest,
+ * /dev/vserial/DEV/NAME on the host): printable ASCII without '/',
+ * at most VSERIAL_PORT_NAME_MAX bytes.  The empty name is allowed.
+ */
+int vserial_port_name_valid(const char *name)
+{
+	const char *p;
+
+	if (strlen(name) > VSERIAL_PORT_NAME_MAX)
+		return -ENAMETOOLONG;
+	for (p = name; *p; p++)
+		if (*p == '/' || !isgraph(*p))
+			return -EINVAL;
+	if (!strcmp(name, ".") || !strcmp(name, ".."))
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * A new port of @vs with id @id, not plugged yet.  The caller owns the
+ * one reference (vserial_port_put()).
+ */
+struct vserial_port *vserial_port_new(struct vserial_dev *vs, u32 id,
+				      const char *name, bool console)
 {
 	struct vserial_port *port;
+	int ret;
+
+	if (id >= vs->max_nr_ports)
+		return ERR_PTR(-ERANGE);
+	ret = vserial_port_name_valid(name);
+	if (ret)
+		return ERR_PTR(ret);
 
 	port = kzalloc(sizeof(*port), GFP_KERNEL);
 	if (!port)
@@ -381,15 +466,17 @@ static struct vserial_port *vserial_port_alloc(struct vserial_dev *vs, u32 id,
 	mutex_init(&port->wlock);
 	init_waitqueue_head(&port->wq);
 	INIT_LIST_HEAD(&port->ctrl_node);
-	atomic64_set(&port->cons_dropped, 0);
-	atomic_set(&port->wake_seq, 0);
+
+	/* From here on the port goes with its struct device. */
+	ret = vserial_cdev_prepare(port);
+	if (ret)
+		return ERR_PTR(ret);
 	return port;
 }
 
-static void vserial_port_free(struct vserial_port *port)
+void vserial_port_put(struct vserial_port *port)
 {
-	kfifo_free(&port->cons_fifo);
-	kfree(port);
+	put_device(&port->dev);
 }
 
 /* Final put of a port's device: no file refers to it any more. */
@@ -399,156 +486,86 @@ void vserial_port_release(struct device *dev)
 	struct vserial_dev *vs = port->vs;
 
 	vserial_cdev_put_minor(port);
-	vserial_port_free(port);
+	kfifo_free(&port->cons_fifo);
+	kfree(port);
 	put_device(&vs->vdpa.dev);
 }
 
 /*
- * Create the ports of a new device from the "ports" list: ids follow the
- * list from 1, the first console port takes id 0.  Without MULTIPORT the
- * device has exactly one port, console port 0.
+ * Put @port in its place on the device and, if the driver is up, tell it
+ * PORT_ADD.  Fails with -EEXIST if the id is taken.
  */
-int vserial_ports_create(struct vserial_dev *vs, const char *spec)
+int vserial_port_install(struct vserial_port *port)
 {
-	bool multiport = vs->dev_features & BIT_ULL(VIRTIO_CONSOLE_F_MULTIPORT);
-	char *buf, *cur, *entry;
-	bool have_console = false;
-	u32 next_id = 1, id, i;
-	const char *name;
-	bool console;
+	struct vserial_dev *vs = port->vs;
+	unsigned long flags;
 	int ret = 0;
 
-	buf = kstrdup(spec ?: "", GFP_KERNEL);
-	if (!buf)
-		return -ENOMEM;
-
-	cur = buf;
-	while ((entry = strsep(&cur, ","))) {
-		struct vserial_port *port;
-
-		ret = vserial_parse_entry(entry, &console, &name);
-		if (ret) {
-			dev_err(&vs->vdpa.dev, "bad port \"%s\" in ports list\n",
-				entry);
-			goto out;
-		}
-		if (!console && !*name)
-			continue;	/* empty entry */
-
-		if (!multiport && (!console || have_console))
-			continue;
-		if (console && !have_console) {
-			id = 0;
-			have_console = true;
-		} else {
-			id = next_id++;
-		}
-		if (id >= vs->max_nr_ports) {
-			dev_err(&vs->vdpa.dev,
-				"port %u (\"%s\") exceeds max_ports %u\n",
-				id, name, vs->max_nr_ports);
-			ret = -ERANGE;
-			goto out;
-		}
-		for (i = 0; *name && i < vs->max_nr_ports; i++) {
-			if (vs->ports[i] && !strcmp(vs->ports[i]->name, name)) {
-				dev_err(&vs->vdpa.dev,
-					"duplicate port name \"%s\"\n", name);
-				ret = -EEXIST;
-				goto out;
-			}
-		}
-
-		port = vserial_port_alloc(vs, id, name, console);
-		if (IS_ERR(port)) {
-			ret = PTR_ERR(port);
-			goto out;
-		}
-		vs->ports[id] = port;
+	vs_quiesce(vs, &flags);
+	if (vs->ports[port->id]) {
+		ret = -EEXIST;
+	} else {
+		vs->ports[port->id] = port;
+		vserial_ctrl_plug(port);
 	}
+	vs_unquiesce(vs, flags);
 
-	if (!multiport && !vs->ports[0]) {
-		struct vserial_port *port = vserial_port_alloc(vs, 0, "", true);
-
-		if (IS_ERR(port)) {
-			ret = PTR_ERR(port);
-			goto out;
-		}
-		vs->ports[0] = port;
-	}
-out:
-	kfree(buf);
-	if (ret)
-		vserial_ports_free(vs);
+	if (!ret)
+		vserial_dev_schedule(vs);
 	return ret;
 }
 
-/* Free ports that never got a character device. */
-void vserial_ports_free(struct vserial_dev *vs)
+/* Hot-plug @port: its host end /dev/vserialN appears, then the port. */
+int vserial_port_plug(struct vserial_port *port)
 {
-	u32 i;
-
-	for (i = 0; i < vs->max_nr_ports; i++) {
-		if (vs->ports[i] && vs->ports[i]->minor < 0) {
-			vserial_port_free(vs->ports[i]);
-			vs->ports[i] = NULL;
-		}
-	}
-}
-
-/* Give every port its /dev/vserialN once the vDPA device is registered. */
-int vserial_ports_publish(struct vserial_dev *vs)
-{
-	u32 i;
 	int ret;
 
-	for (i = 0; i < vs->max_nr_ports; i++) {
-		if (!vs->ports[i])
-			continue;
-		ret = vserial_cdev_add(vs->ports[i]);
-		if (ret)
-			return ret;
-	}
-	return 0;
+	ret = vserial_cdev_add(port);
+	if (ret)
+		return ret;
+	ret = vserial_port_install(port);
+	if (ret)
+		vserial_cdev_del(port);
+	return ret;
 }
 
 /*
- * The device is going away: remove the host ends from view (open files
- * keep working until the device is unregistered).
+ * Unplug @port: the driver is told PORT_REMOVE if it knew the port and
+ * @announce is set (not when the whole device goes), the host end fails
+ * from now on (read() end of file, everything else ENODEV) and
+ * disappears, and what
+ * the driver had queued for the port's host end is returned to it
+ * unread, as QEMU does.  The caller still holds its reference.
  */
-void vserial_ports_unpublish(struct vserial_dev *vs)
+void vserial_port_unplug(struct vserial_port *port, bool announce)
 {
-	u32 i;
+	struct vserial_dev *vs = port->vs;
+	unsigned long flags;
 
-	for (i = 0; i < vs->max_nr_ports; i++)
-		if (vs->ports[i] && vs->ports[i]->minor >= 0)
-			vserial_cdev_del(vs->ports[i]);
+	vs_quiesce(vs, &flags);
+	if (vs->ports[port->id] == port)
+		vs->ports[port->id] = NULL;
+	WRITE_ONCE(port->dead, true);
+	vserial_ctrl_unplug(port, announce);
+	vs_unquiesce(vs, flags);
+
+	vserial_port_wake(port);
+	vserial_cdev_del(port);
+
+	/* No reader any more: return the driver's buffers, unread. */
+	if (announce)
+		vserial_port_kick(vs, vserial_port_txq_of(port));
+	vserial_dev_schedule(vs);
 }
 
-/*
- * The vDPA device is unregistered: fail what the host ends still do, and
- * drop the device's references to its ports.
- */
-void vserial_ports_kill(struct vserial_dev *vs)
+/* Wake every plugged port's waiters, e.g. after a reset. */
+void vserial_ports_wake_all(struct vserial_dev *vs)
 {
-	struct vserial_port *port;
 	u32 i;
 
-	down_write(&vs->mem_sem);
+	down_read(&vs->mem_sem);
 	for (i = 0; i < vs->max_nr_ports; i++)
 		if (vs->ports[i])
-			WRITE_ONCE(vs->ports[i]->dead, true);
-	up_write(&vs->mem_sem);
-
-	for (i = 0; i < vs->max_nr_ports; i++) {
-		port = vs->ports[i];
-		if (!port)
-			continue;
-		vs->ports[i] = NULL;
-		vserial_port_wake(port);
-		if (port->minor >= 0)
-			put_device(&port->dev);
-		else
-			vserial_port_free(port);
-	}
+			vserial_port_wake(vs->ports[i]);
+	up_read(&vs->mem_sem);
 }

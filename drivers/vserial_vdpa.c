@@ -28,14 +28,14 @@ static_assert(sizeof(struct vserial_config) ==
  * readers and writers, the worker, interrupt delivery (mem_sem), and the
  * kick handlers (mem_lock).
  */
-static void vs_quiesce(struct vserial_dev *vs, unsigned long *flags)
+void vs_quiesce(struct vserial_dev *vs, unsigned long *flags)
 	__acquires(&vs->mem_lock)
 {
 	down_write(&vs->mem_sem);
 	write_lock_irqsave(&vs->mem_lock, *flags);
 }
 
-static void vs_unquiesce(struct vserial_dev *vs, unsigned long flags)
+void vs_unquiesce(struct vserial_dev *vs, unsigned long flags)
 	__releases(&vs->mem_lock)
 {
 	write_unlock_irqrestore(&vs->mem_lock, flags);
@@ -47,18 +47,24 @@ static struct vsq *vs_vq(struct vserial_dev *vs, u16 idx)
 	return idx < vs->nvqs ? &vs->vqs[idx] : NULL;
 }
 
-static void vs_wake_ports(struct vserial_dev *vs)
-{
-	u32 i;
-
-	for (i = 0; i < vs->max_nr_ports; i++)
-		if (vs->ports[i])
-			vserial_port_wake(vs->ports[i]);
-}
-
 void vserial_dev_schedule(struct vserial_dev *vs)
 {
 	queue_work(vserial_wq, &vs->work);
+}
+
+/* Config space changed: interrupt the driver, if it is up. */
+void vserial_dev_config_changed(struct vserial_dev *vs)
+{
+	unsigned long flags;
+	bool notify;
+
+	spin_lock_irqsave(&vs->lock, flags);
+	notify = vs->status & VIRTIO_CONFIG_S_DRIVER_OK;
+	if (notify)
+		vs->config_irq_pending = true;
+	spin_unlock_irqrestore(&vs->lock, flags);
+	if (notify)
+		vserial_dev_schedule(vs);
 }
 
 /* Interrupt the driver for @vq.  Called with vs->mem_sem held. */
@@ -145,7 +151,7 @@ static void vs_kick_vq(struct vdpa_device *vdpa, u16 idx)
 	else if (idx == VSERIAL_CTRL_RXQ)
 		vserial_dev_schedule(vs);
 	else
-		vserial_port_kick(vserial_port_of_vq(vq), vq);
+		vserial_port_kick(vs, vq);
 }
 
 static void vs_set_vq_cb(struct vdpa_device *vdpa, u16 idx,
@@ -178,9 +184,11 @@ static void vs_set_vq_ready(struct vdpa_device *vdpa, u16 idx, bool ready)
 	vq->ready = ready;
 	vs_unquiesce(vs, flags);
 
+	down_read(&vs->mem_sem);
 	port = vserial_port_of_vq(vq);
 	if (port)
 		vserial_port_wake(port);
+	up_read(&vs->mem_sem);
 	if (ready)
 		vserial_dev_schedule(vs);
 }
@@ -348,7 +356,7 @@ static void vs_do_reset(struct vserial_dev *vs)
 	vserial_ctrl_reset(vs);
 	vs_unquiesce(vs, irqflags);
 
-	vs_wake_ports(vs);
+	vserial_ports_wake_all(vs);
 }
 
 /*
@@ -394,7 +402,7 @@ static void vs_set_status(struct vdpa_device *vdpa, u8 status)
 
 	if (status & ~old & VIRTIO_CONFIG_S_DRIVER_OK) {
 		vserial_ctrl_driver_ok(vs);
-		vs_wake_ports(vs);
+		vserial_ports_wake_all(vs);
 		vserial_dev_schedule(vs);
 	}
 }
@@ -425,7 +433,7 @@ static int vs_resume(struct vdpa_device *vdpa)
 	WRITE_ONCE(vs->suspended, false);
 	vs_unquiesce(vs, flags);
 
-	vs_wake_ports(vs);
+	vserial_ports_wake_all(vs);
 	vserial_dev_schedule(vs);
 	return 0;
 }
@@ -479,6 +487,66 @@ static struct vdpa_iova_range vs_get_iova_range(struct vdpa_device *vdpa)
 }
 
 /*
+ * vhost_vdpa unpins the pages of a range it unmaps before it hands us the
+ * new map -- within a batch, long before.  So the device's copy of the
+ * map holds a reference on every page it maps (map->opaque set): a page
+ * the device may still reach is never freed and reused under it, in
+ * whatever order a VMM unmaps and frees its memory.  vhost_vdpa maps only
+ * pages it has pinned, so the references are bounded by the VMM's locked
+ * memory limit.
+ */
+static bool vs_map_pages(struct vhost_iotlb_map *map, bool get)
+{
+	unsigned long pfn = PHYS_PFN(map->addr);
+	unsigned long last;
+
+	/* A range that wraps the physical address space maps nothing. */
+	if (map->addr + (map->last - map->start) < map->addr)
+		return false;
+	last = PHYS_PFN(map->addr + (map->last - map->start));
+	for (; pfn <= last; pfn++) {
+		if (pfn_valid(pfn)) {
+			if (get)
+				get_page(pfn_to_page(pfn));
+			else
+				put_page(pfn_to_page(pfn));
+		}
+		if (!(pfn % 4096))
+			cond_resched();
+	}
+	return true;
+}
+
+/* Drop the page references of @iotlb and free it. */
+static void vs_iotlb_free(struct vhost_iotlb *iotlb)
+{
+	struct vhost_iotlb_map *map;
+
+	if (!iotlb)
+		return;
+	for (map = vhost_iotlb_itree_first(iotlb, 0, U64_MAX); map;
+	     map = vhost_iotlb_itree_next(map, 0, U64_MAX))
+		if (map->opaque)
+			vs_map_pages(map, false);
+	vhost_iotlb_free(iotlb);
+}
+
+/* Make @new the device's map; @new NULL: back to the initial state. */
+static void vs_iotlb_swap(struct vserial_dev *vs, struct vhost_iotlb *new)
+{
+	struct vhost_iotlb *old;
+	unsigned long flags;
+
+	vs_quiesce(vs, &flags);
+	old = vs->iotlb;
+	vs->iotlb = new;
+	vs->pt = !new;
+	vs_unquiesce(vs, flags);
+	/* No copy is in flight any more: the pages may go. */
+	vs_iotlb_free(old);
+}
+
+/*
  * vhost-vdpa hands us the whole IOTLB (IOVA to pinned physical pages).
  * Build the copy before quiescing: nothing is allocated with the device
  * stopped.  The copy has the source's entry limit (vhost_vdpa's
@@ -489,8 +557,7 @@ static int vs_set_map(struct vdpa_device *vdpa, unsigned int asid,
 {
 	struct vserial_dev *vs = vdpa_to_vs(vdpa);
 	struct vhost_iotlb_map *map;
-	struct vhost_iotlb *new, *old;
-	unsigned long flags;
+	struct vhost_iotlb *new;
 	int ret;
 
 	if (asid)
@@ -501,37 +568,31 @@ static int vs_set_map(struct vdpa_device *vdpa, unsigned int asid,
 		return -ENOMEM;
 	for (map = vhost_iotlb_itree_first(iotlb, 0, U64_MAX); map;
 	     map = vhost_iotlb_itree_next(map, 0, U64_MAX)) {
-		ret = vhost_iotlb_add_range(new, map->start, map->last,
-					    map->addr, map->perm);
+		if (!vs_map_pages(map, true)) {
+			dev_dbg(&vdpa->dev, "IOTLB entry %#llx wraps\n",
+				map->start);
+			continue;
+		}
+		ret = vhost_iotlb_add_range_ctx(new, map->start, map->last,
+						map->addr, map->perm, vs);
 		if (ret) {
+			vs_map_pages(map, false);
 			dev_dbg(&vdpa->dev, "IOTLB copy failed: %d\n", ret);
-			vhost_iotlb_free(new);
+			vs_iotlb_free(new);
 			return ret;
 		}
 	}
 
-	vs_quiesce(vs, &flags);
-	old = vs->iotlb;
-	vs->iotlb = new;
-	vs->pt = false;
-	vs_unquiesce(vs, flags);
+	vs_iotlb_swap(vs, new);
 	dev_dbg(&vdpa->dev, "IOTLB set: %u maps\n", new->nmaps);
-
-	vhost_iotlb_free(old);
 	return 0;
 }
 
 static int vs_reset_map(struct vdpa_device *vdpa, unsigned int asid)
 {
-	struct vserial_dev *vs = vdpa_to_vs(vdpa);
-	unsigned long flags;
-
 	if (asid)
 		return -EINVAL;
-	vs_quiesce(vs, &flags);
-	vhost_iotlb_reset(vs->iotlb);
-	vs->pt = true;
-	vs_unquiesce(vs, flags);
+	vs_iotlb_swap(vdpa_to_vs(vdpa), NULL);
 	dev_dbg(&vdpa->dev, "IOTLB reset to the initial state\n");
 	return 0;
 }
@@ -541,9 +602,9 @@ static void vs_free(struct vdpa_device *vdpa)
 	struct vserial_dev *vs = vdpa_to_vs(vdpa);
 
 	cancel_work_sync(&vs->work);
-	if (vs->iotlb)
-		vhost_iotlb_free(vs->iotlb);
+	vs_iotlb_free(vs->iotlb);
 	bitmap_free(vs->irq_pending);
+	bitmap_free(vs->remove_pending);
 	kfree(vs->vqs);
 	kfree(vs->ports);
 }
@@ -618,11 +679,11 @@ struct vserial_dev *vserial_dev_create(struct device *parent,
 		goto err;
 	vs->vdpa.dma_dev = dev;
 
-	vs->iotlb = vhost_iotlb_alloc(0, 0);
 	vs->vqs = kcalloc(vs->nvqs, sizeof(*vs->vqs), GFP_KERNEL);
 	vs->irq_pending = bitmap_zalloc(vs->nvqs, GFP_KERNEL);
+	vs->remove_pending = bitmap_zalloc(max_nr_ports, GFP_KERNEL);
 	vs->ports = kcalloc(max_nr_ports, sizeof(*vs->ports), GFP_KERNEL);
-	if (!vs->iotlb || !vs->vqs || !vs->irq_pending || !vs->ports)
+	if (!vs->vqs || !vs->irq_pending || !vs->remove_pending || !vs->ports)
 		goto err;
 
 	for (i = 0; i < vs->nvqs; i++)

@@ -66,6 +66,7 @@ void vsq_reset(struct vsq *vq)
 	vq->ready = false;
 	vq->broken = false;
 	vq->chain_active = false;
+	vq->completed = 0;
 }
 
 /* Translate @iova; return the physical address and the contiguous length. */
@@ -469,6 +470,16 @@ void vsq_complete(struct vsq *vq)
 		return;
 	}
 	vq->used_idx++;
+	vq->completed++;
+}
+
+/* Buffers completed since the last call (for the consumer's counters). */
+unsigned int vsq_take_completed(struct vsq *vq)
+{
+	unsigned int n = vq->completed;
+
+	vq->completed = 0;
+	return n;
 }
 
 /*
@@ -620,15 +631,20 @@ int vsq_console_drain(struct vsq *vq, struct vserial_port *port)
 		while ((n = vsq_chain_read(vq, buf, sizeof(buf))) > 0) {
 			unsigned int in = 0;
 
-			if (port)
-				in = kfifo_in(&port->cons_fifo, buf, n);
-			if (port && in < n)
+			if (!port)
+				continue;
+			in = kfifo_in(&port->cons_fifo, buf, n);
+			if (in < n)
 				atomic64_add(n - in, &port->cons_dropped);
+			atomic64_add(n, &port->stats.bytes_from_guest);
 		}
 		if (n < 0)
 			break;
 		vsq_complete(vq);
 		done++;
 	}
+	if (port)
+		atomic64_add(vsq_take_completed(vq),
+			     &port->stats.buffers_from_guest);
 	return done;
 }

@@ -1,0 +1,963 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vdpa_vserial: ports and device templates in configfs.
+ *
+ * /sys/kernel/config/vdpa_vserial/
+ *     DEV/                  the device named DEV ("vdpa dev add name DEV"),
+ *                           or, made with mkdir before the device exists,
+ *                           its template
+ *         max_ports         max_nr_ports of the device (template only)
+ *         resize_order      field order of RESIZE: cols_rows or rows_cols
+ *         ports/
+ *             PORT/         a port; mkdir makes one, rmdir removes it
+ *                 name      the port's name (default: PORT)
+ *                 id        port id, or "auto": the lowest free one
+ *                 console   1 for a console port
+ *                 enable    1: plugged in (PORT_ADD), 0: unplugged
+ *                 dev       the host end, /dev/vserialN, while plugged
+ *
+ * "vdpa dev add name DEV" uses the template DEV if there is one (and pins
+ * it until "vdpa dev del"); otherwise it makes DEV/ itself, with the
+ * ports of the "ports" module parameter.  The directories the kernel
+ * makes cannot be removed with rmdir (configfs answers EPERM); they go
+ * with the device.  A kernel-made DEV/ that still holds ports made with
+ * mkdir when its device is deleted stays, as the template of the next
+ * device of that name, until those ports are removed.
+ *
+ * Locking: vserial_cfg_mutex protects this tree's state and its link to
+ * the devices.  It is never held while calling configfs functions that
+ * take configfs' own locks (registering, unregistering, depending), since
+ * configfs calls us with those held.
+ */
+
+#include <linux/configfs.h>
+#include <linux/delay.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+
+#include "vserial.h"
+
+DEFINE_MUTEX(vserial_cfg_mutex);
+static LIST_HEAD(vserial_cfg_devs);
+
+struct vserial_cfg_dev {
+	struct config_group group;		/* DEV/ */
+	struct config_group ports_group;	/* DEV/ports/ */
+	struct list_head node;			/* on vserial_cfg_devs */
+	struct list_head ports;			/* struct vserial_cfg_port */
+	struct vserial_dev *vs;			/* the device, while it exists */
+	unsigned int max_ports;
+	enum vserial_resize_order resize_order;
+	unsigned int user_ports;		/* ports made with mkdir */
+	bool kernel_made;			/* registered by us */
+	bool registered;			/* ... and in configfs now */
+	bool pinned;				/* template, depended on */
+	bool dying;				/* being unregistered */
+	struct work_struct unregister_work;
+};
+
+struct vserial_cfg_port {
+	struct config_group group;		/* DEV/ports/PORT/ */
+	struct list_head node;			/* on cfg->ports */
+	struct vserial_cfg_dev *cfg;
+	char name[VSERIAL_PORT_NAME_MAX + 1];
+	int id;					/* -1: automatic */
+	bool console;
+	bool enabled;
+	bool kernel_made;
+	bool registered;			/* kernel-made, in configfs */
+	struct vserial_port *port;		/* while plugged */
+};
+
+static struct configfs_subsystem vserial_subsys;
+
+static struct vserial_cfg_dev *to_cfg_dev(struct config_item *item)
+{
+	return container_of(to_config_group(item), struct vserial_cfg_dev,
+			    group);
+}
+
+static struct vserial_cfg_port *to_cfg_port(struct config_item *item)
+{
+	return container_of(to_config_group(item), struct vserial_cfg_port,
+			    group);
+}
+
+/* Called with vserial_cfg_mutex held. */
+static struct vserial_cfg_dev *vserial_cfg_find(const char *name)
+{
+	struct vserial_cfg_dev *cfg;
+
+	list_for_each_entry(cfg, &vserial_cfg_devs, node)
+		if (!strcmp(config_item_name(&cfg->group.cg_item), name))
+			return cfg;
+	return NULL;
+}
+
+/* ---- ports ---- */
+
+/* The id @cp has on the device: its own, or the one it was given. */
+static int vserial_cfg_port_id(const struct vserial_cfg_port *cp)
+{
+	return cp->port ? cp->port->id : cp->id;
+}
+
+/* Is @id taken by a port of @cfg other than @self? */
+static bool vserial_cfg_id_taken(struct vserial_cfg_dev *cfg, int id,
+				 struct vserial_cfg_port *self)
+{
+	struct vserial_cfg_port *cp;
+
+	list_for_each_entry(cp, &cfg->ports, node)
+		if (cp != self && vserial_cfg_port_id(cp) == id)
+			return true;
+	return false;
+}
+
+static bool vserial_cfg_name_taken(struct vserial_cfg_dev *cfg,
+				   const char *name,
+				   struct vserial_cfg_port *self)
+{
+	struct vserial_cfg_port *cp;
+
+	if (!*name)
+		return false;
+	list_for_each_entry(cp, &cfg->ports, node)
+		if (cp != self && !strcmp(cp->name, name))
+			return true;
+	return false;
+}
+
+/*
+ * The id @cp gets when plugged: its own, or the lowest free one (a
+ * console port tries 0 first; id 0 is otherwise left to consoles, as
+ * QEMU does).
+ */
+static int vserial_cfg_pick_id(struct vserial_cfg_port *cp)
+{
+	struct vserial_cfg_dev *cfg = cp->cfg;
+	unsigned int id;
+
+	if (cp->id >= 0)
+		return cp->id;
+	if (cp->console && !vserial_cfg_id_taken(cfg, 0, cp))
+		return 0;
+	for (id = 1; id < cfg->max_ports; id++)
+		if (!vserial_cfg_id_taken(cfg, id, cp))
+			return id;
+	return -ENOSPC;
+}
+
+/*
+ * Make @cp's port on the live device @vs; @hotplug: plug it in now (else
+ * the caller publishes it once the device is registered).
+ */
+static int vserial_cfg_port_create(struct vserial_cfg_port *cp,
+				   struct vserial_dev *vs, bool hotplug)
+{
+	bool multiport = vs->dev_features & BIT_ULL(VIRTIO_CONSOLE_F_MULTIPORT);
+	struct vserial_port *port;
+	int id, ret;
+
+	id = vserial_cfg_pick_id(cp);
+	if (id < 0)
+		return id;
+	if (!multiport && (id || !cp->console))
+		return -EOPNOTSUPP;
+
+	port = vserial_port_new(vs, id, cp->name, cp->console);
+	if (IS_ERR(port))
+		return PTR_ERR(port);
+	ret = hotplug ? vserial_port_plug(port) : vserial_port_install(port);
+	if (ret) {
+		vserial_port_put(port);
+		return ret;
+	}
+	cp->port = port;
+	return 0;
+}
+
+/* Unplug @cp's port, if it has one. */
+static void vserial_cfg_port_destroy(struct vserial_cfg_port *cp,
+				     bool announce)
+{
+	if (!cp->port)
+		return;
+	vserial_port_unplug(cp->port, announce);
+	vserial_port_put(cp->port);
+	cp->port = NULL;
+}
+
+static ssize_t vserial_cfg_port_name_show(struct config_item *item,
+					  char *page)
+{
+	struct vserial_cfg_port *cp = to_cfg_port(item);
+	ssize_t ret;
+
+	mutex_lock(&vserial_cfg_mutex);
+	ret = sysfs_emit(page, "%s\n", cp->name);
+	mutex_unlock(&vserial_cfg_mutex);
+	return ret;
+}
+
+static ssize_t vserial_cfg_port_name_store(struct config_item *item,
+					   const char *page, size_t count)
+{
+	struct vserial_cfg_port *cp = to_cfg_port(item);
+	char name[VSERIAL_PORT_NAME_MAX + 2];
+	int ret;
+
+	if (count > VSERIAL_PORT_NAME_MAX + 1)
+		return -ENAMETOOLONG;
+	memcpy(name, page, count);
+	name[count] = '\0';
+	strim(name);
+	ret = vserial_port_name_valid(name);
+	if (ret)
+		return ret;
+
+	mutex_lock(&vserial_cfg_mutex);
+	if (cp->enabled)
+		ret = -EBUSY;
+	else if (vserial_cfg_name_taken(cp->cfg, name, cp))
+		ret = -EEXIST;
+	else
+		strscpy(cp->name, name, sizeof(cp->name));
+	mutex_unlock(&vserial_cfg_mutex);
+	return ret ?: count;
+}
+
+static ssize_t vserial_cfg_port_id_show(struct config_item *item, char *page)
+{
+	struct vserial_cfg_port *cp = to_cfg_port(item);
+	ssize_t ret;
+	int id;
+
+	mutex_lock(&vserial_cfg_mutex);
+	id = vserial_cfg_port_id(cp);
+	ret = id < 0 ? sysfs_emit(page, "auto\n") : sysfs_emit(page, "%d\n", id);
+	mutex_unlock(&vserial_cfg_mutex);
+	return ret;
+}
+
+static ssize_t vserial_cfg_port_id_store(struct config_item *item,
+					 const char *page, size_t count)
+{
+	struct vserial_cfg_port *cp = to_cfg_port(item);
+	unsigned int id;
+	int ret = 0;
+
+	if (sysfs_streq(page, "auto")) {
+		id = UINT_MAX;
+	} else {
+		ret = kstrtouint(page, 0, &id);
+		if (ret)
+			return ret;
+	}
+
+	mutex_lock(&vserial_cfg_mutex);
+	if (cp->enabled)
+		ret = -EBUSY;
+	else if (id == UINT_MAX)
+		cp->id = -1;
+	else if (id >= cp->cfg->max_ports)
+		ret = -ERANGE;
+	else if (vserial_cfg_id_taken(cp->cfg, id, cp))
+		ret = -EEXIST;
+	else
+		cp->id = id;
+	mutex_unlock(&vserial_cfg_mutex);
+	return ret ?: count;
+}
+
+static ssize_t vserial_cfg_port_console_show(struct config_item *item,
+					     char *page)
+{
+	return sysfs_emit(page, "%d\n", READ_ONCE(to_cfg_port(item)->console));
+}
+
+static ssize_t vserial_cfg_port_console_store(struct config_item *item,
+					      const char *page, size_t count)
+{
+	struct vserial_cfg_port *cp = to_cfg_port(item);
+	bool console;
+	int ret;
+
+	ret = kstrtobool(page, &console);
+	if (ret)
+		return ret;
+
+	mutex_lock(&vserial_cfg_mutex);
+	if (cp->enabled)
+		ret = -EBUSY;
+	else
+		WRITE_ONCE(cp->console, console);
+	mutex_unlock(&vserial_cfg_mutex);
+	return ret ?: count;
+}
+
+static ssize_t vserial_cfg_port_enable_show(struct config_item *item,
+					    char *page)
+{
+	return sysfs_emit(page, "%d\n", READ_ONCE(to_cfg_port(item)->enabled));
+}
+
+static ssize_t vserial_cfg_port_enable_store(struct config_item *item,
+					     const char *page, size_t count)
+{
+	struct vserial_cfg_port *cp = to_cfg_port(item);
+	bool enable;
+	int ret;
+
+	ret = kstrtobool(page, &enable);
+	if (ret)
+		return ret;
+
+	mutex_lock(&vserial_cfg_mutex);
+	if (enable == cp->enabled)
+		goto out;
+	if (enable) {
+		/* A template only records it; the device plugs it. */
+		if (cp->cfg->vs)
+			ret = vserial_cfg_port_create(cp, cp->cfg->vs, true);
+		else if (cp->id < 0 && vserial_cfg_pick_id(cp) < 0)
+			ret = -ENOSPC;
+	} else {
+		vserial_cfg_port_destroy(cp, true);
+	}
+	if (!ret)
+		WRITE_ONCE(cp->enabled, enable);
+out:
+	mutex_unlock(&vserial_cfg_mutex);
+	return ret ?: count;
+}
+
+static ssize_t vserial_cfg_port_dev_show(struct config_item *item, char *page)
+{
+	struct vserial_cfg_port *cp = to_cfg_port(item);
+	ssize_t ret;
+
+	mutex_lock(&vserial_cfg_mutex);
+	if (cp->port)
+		ret = sysfs_emit(page, "/dev/%s\n", dev_name(&cp->port->dev));
+	else
+		ret = sysfs_emit(page, "\n");
+	mutex_unlock(&vserial_cfg_mutex);
+	return ret;
+}
+
+CONFIGFS_ATTR(vserial_cfg_port_, name);
+CONFIGFS_ATTR(vserial_cfg_port_, id);
+CONFIGFS_ATTR(vserial_cfg_port_, console);
+CONFIGFS_ATTR(vserial_cfg_port_, enable);
+CONFIGFS_ATTR_RO(vserial_cfg_port_, dev);
+
+static struct configfs_attribute *vserial_cfg_port_attrs[] = {
+	&vserial_cfg_port_attr_name,
+	&vserial_cfg_port_attr_id,
+	&vserial_cfg_port_attr_console,
+	&vserial_cfg_port_attr_enable,
+	&vserial_cfg_port_attr_dev,
+	NULL,
+};
+
+static void vserial_cfg_port_release(struct config_item *item)
+{
+	kfree(to_cfg_port(item));
+}
+
+static struct configfs_item_operations vserial_cfg_port_item_ops = {
+	.release = vserial_cfg_port_release,
+};
+
+static const struct config_item_type vserial_cfg_port_type = {
+	.ct_item_ops = &vserial_cfg_port_item_ops,
+	.ct_attrs = vserial_cfg_port_attrs,
+	.ct_owner = THIS_MODULE,
+};
+
+/* A port of @cfg, not yet on its list.  Called with the mutex held. */
+static struct vserial_cfg_port *vserial_cfg_port_alloc(struct vserial_cfg_dev *cfg,
+						       const char *dir,
+						       const char *name)
+{
+	struct vserial_cfg_port *cp;
+
+	cp = kzalloc(sizeof(*cp), GFP_KERNEL);
+	if (!cp)
+		return NULL;
+	cp->cfg = cfg;
+	cp->id = -1;
+	strscpy(cp->name, name, sizeof(cp->name));
+	config_group_init_type_name(&cp->group, dir, &vserial_cfg_port_type);
+	return cp;
+}
+
+/* mkdir DEV/ports/PORT */
+static struct config_group *vserial_cfg_port_make(struct config_group *group,
+						  const char *dir)
+{
+	struct vserial_cfg_dev *cfg = container_of(group, struct vserial_cfg_dev,
+						   ports_group);
+	struct vserial_cfg_port *cp;
+	int ret;
+
+	/* The directory name is the default port name: it must be one. */
+	ret = vserial_port_name_valid(dir);
+	if (ret)
+		return ERR_PTR(ret);
+
+	mutex_lock(&vserial_cfg_mutex);
+	if (cfg->dying) {
+		cp = ERR_PTR(-ENOENT);
+	} else if (vserial_cfg_name_taken(cfg, dir, NULL)) {
+		cp = ERR_PTR(-EEXIST);
+	} else {
+		cp = vserial_cfg_port_alloc(cfg, dir, dir);
+		if (!cp) {
+			cp = ERR_PTR(-ENOMEM);
+		} else {
+			list_add_tail(&cp->node, &cfg->ports);
+			cfg->user_ports++;
+		}
+	}
+	mutex_unlock(&vserial_cfg_mutex);
+	return IS_ERR(cp) ? ERR_CAST(cp) : &cp->group;
+}
+
+/* rmdir DEV/ports/PORT: unplug it first. */
+static void vserial_cfg_port_drop(struct config_group *group,
+				  struct config_item *item)
+{
+	struct vserial_cfg_port *cp = to_cfg_port(item);
+	struct vserial_cfg_dev *cfg = cp->cfg;
+
+	mutex_lock(&vserial_cfg_mutex);
+	vserial_cfg_port_destroy(cp, true);
+	list_del(&cp->node);
+	/* A left-over kernel-made directory goes with its last such port. */
+	if (!--cfg->user_ports && cfg->kernel_made && !cfg->vs && !cfg->dying) {
+		cfg->dying = true;
+		queue_work(vserial_wq, &cfg->unregister_work);
+	}
+	mutex_unlock(&vserial_cfg_mutex);
+	config_item_put(item);
+}
+
+static struct configfs_group_operations vserial_cfg_ports_group_ops = {
+	.make_group = vserial_cfg_port_make,
+	.drop_item = vserial_cfg_port_drop,
+};
+
+static const struct config_item_type vserial_cfg_ports_type = {
+	.ct_group_ops = &vserial_cfg_ports_group_ops,
+	.ct_owner = THIS_MODULE,
+};
+
+/* ---- devices ---- */
+
+static ssize_t vserial_cfg_dev_max_ports_show(struct config_item *item,
+					      char *page)
+{
+	return sysfs_emit(page, "%u\n", READ_ONCE(to_cfg_dev(item)->max_ports));
+}
+
+static ssize_t vserial_cfg_dev_max_ports_store(struct config_item *item,
+					       const char *page, size_t count)
+{
+	struct vserial_cfg_dev *cfg = to_cfg_dev(item);
+	struct vserial_cfg_port *cp;
+	unsigned int max;
+	int ret;
+
+	ret = kstrtouint(page, 0, &max);
+	if (ret)
+		return ret;
+	if (max < 1 || max > VSERIAL_MAX_PORTS)
+		return -EINVAL;
+
+	mutex_lock(&vserial_cfg_mutex);
+	if (cfg->vs) {
+		ret = -EBUSY;
+		goto out;
+	}
+	list_for_each_entry(cp, &cfg->ports, node) {
+		if (cp->id >= (int)max) {
+			ret = -ERANGE;
+			goto out;
+		}
+	}
+	WRITE_ONCE(cfg->max_ports, max);
+out:
+	mutex_unlock(&vserial_cfg_mutex);
+	return ret ?: count;
+}
+
+static const char *const vserial_resize_orders[] = {
+	[VSERIAL_RESIZE_COLS_ROWS] = "cols_rows",
+	[VSERIAL_RESIZE_ROWS_COLS] = "rows_cols",
+};
+
+static ssize_t vserial_cfg_dev_resize_order_show(struct config_item *item,
+						 char *page)
+{
+	return sysfs_emit(page, "%s\n",
+			  vserial_resize_orders[READ_ONCE(to_cfg_dev(item)->resize_order)]);
+}
+
+static ssize_t vserial_cfg_dev_resize_order_store(struct config_item *item,
+						  const char *page, size_t count)
+{
+	struct vserial_cfg_dev *cfg = to_cfg_dev(item);
+	int order;
+
+	order = sysfs_match_string(vserial_resize_orders, page);
+	if (order < 0)
+		return order;
+
+	mutex_lock(&vserial_cfg_mutex);
+	WRITE_ONCE(cfg->resize_order, order);
+	if (cfg->vs) {
+		spin_lock_irq(&cfg->vs->lock);
+		cfg->vs->resize_order = order;
+		spin_unlock_irq(&cfg->vs->lock);
+	}
+	mutex_unlock(&vserial_cfg_mutex);
+	return count;
+}
+
+CONFIGFS_ATTR(vserial_cfg_dev_, max_ports);
+CONFIGFS_ATTR(vserial_cfg_dev_, resize_order);
+
+static struct configfs_attribute *vserial_cfg_dev_attrs[] = {
+	&vserial_cfg_dev_attr_max_ports,
+	&vserial_cfg_dev_attr_resize_order,
+	NULL,
+};
+
+static void vserial_cfg_dev_release(struct config_item *item)
+{
+	kfree(to_cfg_dev(item));
+}
+
+static struct configfs_item_operations vserial_cfg_dev_item_ops = {
+	.release = vserial_cfg_dev_release,
+};
+
+static const struct config_item_type vserial_cfg_dev_type = {
+	.ct_item_ops = &vserial_cfg_dev_item_ops,
+	.ct_attrs = vserial_cfg_dev_attrs,
+	.ct_owner = THIS_MODULE,
+};
+
+static void vserial_cfg_unregister_work(struct work_struct *work);
+
+static struct vserial_cfg_dev *vserial_cfg_dev_alloc(const char *name,
+						     unsigned int max_ports)
+{
+	struct vserial_cfg_dev *cfg;
+
+	cfg = kzalloc(sizeof(*cfg), GFP_KERNEL);
+	if (!cfg)
+		return NULL;
+	INIT_LIST_HEAD(&cfg->ports);
+	INIT_WORK(&cfg->unregister_work, vserial_cfg_unregister_work);
+	cfg->max_ports = max_ports;
+	cfg->resize_order = VSERIAL_RESIZE_COLS_ROWS;
+	config_group_init_type_name(&cfg->group, name, &vserial_cfg_dev_type);
+	config_group_init_type_name(&cfg->ports_group, "ports",
+				    &vserial_cfg_ports_type);
+	configfs_add_default_group(&cfg->ports_group, &cfg->group);
+	return cfg;
+}
+
+/* mkdir DEV: the template of a device that does not exist yet. */
+static struct config_group *vserial_cfg_dev_make(struct config_group *group,
+						 const char *name)
+{
+	struct vserial_cfg_dev *cfg;
+	unsigned int max_ports;
+
+	kernel_param_lock(THIS_MODULE);
+	max_ports = vserial_max_ports;
+	kernel_param_unlock(THIS_MODULE);
+
+	mutex_lock(&vserial_cfg_mutex);
+	if (vserial_cfg_find(name)) {
+		cfg = ERR_PTR(-EEXIST);
+	} else {
+		cfg = vserial_cfg_dev_alloc(name, max_ports);
+		if (cfg)
+			list_add_tail(&cfg->node, &vserial_cfg_devs);
+		else
+			cfg = ERR_PTR(-ENOMEM);
+	}
+	mutex_unlock(&vserial_cfg_mutex);
+	return IS_ERR(cfg) ? ERR_CAST(cfg) : &cfg->group;
+}
+
+/* rmdir DEV of a template (its ports are gone, configfs checked). */
+static void vserial_cfg_dev_drop(struct config_group *group,
+				 struct config_item *item)
+{
+	mutex_lock(&vserial_cfg_mutex);
+	list_del(&to_cfg_dev(item)->node);
+	mutex_unlock(&vserial_cfg_mutex);
+	config_item_put(item);
+}
+
+static struct configfs_group_operations vserial_cfg_root_ops = {
+	.make_group = vserial_cfg_dev_make,
+	.drop_item = vserial_cfg_dev_drop,
+};
+
+static const struct config_item_type vserial_cfg_root_type = {
+	.ct_group_ops = &vserial_cfg_root_ops,
+	.ct_owner = THIS_MODULE,
+};
+
+static struct configfs_subsystem vserial_subsys = {
+	.su_group = {
+		.cg_item = {
+			.ci_namebuf = "vdpa_vserial",
+			.ci_type = &vserial_cfg_root_type,
+		},
+	},
+	.su_mutex = __MUTEX_INITIALIZER(vserial_subsys.su_mutex),
+};
+
+/* Take the kernel-made directories of @cfg out of configfs. */
+static void vserial_cfg_unregister(struct vserial_cfg_dev *cfg)
+{
+	struct vserial_cfg_port *cp, *tmp;
+
+	list_for_each_entry_safe(cp, tmp, &cfg->ports, node) {
+		if (!cp->kernel_made)
+			continue;
+		if (cp->registered)
+			configfs_unregister_group(&cp->group);
+		mutex_lock(&vserial_cfg_mutex);
+		list_del(&cp->node);
+		mutex_unlock(&vserial_cfg_mutex);
+		config_group_put(&cp->group);
+	}
+	if (cfg->registered)
+		configfs_unregister_group(&cfg->group);
+	mutex_lock(&vserial_cfg_mutex);
+	list_del(&cfg->node);
+	mutex_unlock(&vserial_cfg_mutex);
+	config_group_put(&cfg->group);
+}
+
+/* The last port made with mkdir left a device-less kernel-made DEV/. */
+static void vserial_cfg_unregister_work(struct work_struct *work)
+{
+	vserial_cfg_unregister(container_of(work, struct vserial_cfg_dev,
+					    unregister_work));
+}
+
+/* Free a configuration that was never listed nor registered. */
+static void vserial_cfg_free(struct vserial_cfg_dev *cfg)
+{
+	struct vserial_cfg_port *cp, *tmp;
+
+	list_for_each_entry_safe(cp, tmp, &cfg->ports, node) {
+		list_del(&cp->node);
+		config_group_put(&cp->group);
+	}
+	config_group_put(&cfg->group);
+}
+
+/*
+ * The configuration of a device made from the module parameters: ports
+ * from the "ports" list (@spec), ids following the list from 1, the
+ * first console port taking id 0.  Without MULTIPORT the device has
+ * exactly one port, console port 0.
+ */
+static struct vserial_cfg_dev *vserial_cfg_from_params(const char *name,
+						       unsigned int max_ports,
+						       const char *spec,
+						       bool multiport)
+{
+	struct vserial_cfg_dev *cfg;
+	struct vserial_cfg_port *cp;
+	char *buf, *cur, *entry;
+	bool have_console = false;
+	u32 next_id = 1, id;
+	char dir[32];
+	bool console;
+	int ret = 0;
+
+	cfg = vserial_cfg_dev_alloc(name, max_ports);
+	buf = kstrdup(spec ?: "", GFP_KERNEL);
+	if (!cfg || !buf) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	cfg->kernel_made = true;
+
+	cur = buf;
+	while ((entry = strsep(&cur, ","))) {
+		entry = strim(entry);
+		console = str_has_prefix(entry, "console:");
+		if (console)
+			entry += strlen("console:");
+		ret = vserial_port_name_valid(entry);
+		if (ret) {
+			pr_err("vdpa_vserial: %s: bad port name \"%s\" in ports\n",
+			       name, entry);
+			goto out;
+		}
+		if (!console && !*entry)
+			continue;	/* empty entry */
+		if (!multiport && (!console || have_console))
+			continue;
+
+		if (console && !have_console) {
+			id = 0;
+			have_console = true;
+		} else {
+			id = next_id++;
+		}
+		if (id >= max_ports) {
+			pr_err("vdpa_vserial: %s: port %u (\"%s\") exceeds max_ports %u\n",
+			       name, id, entry, max_ports);
+			ret = -ERANGE;
+			goto out;
+		}
+		if (vserial_cfg_name_taken(cfg, entry, NULL)) {
+			pr_err("vdpa_vserial: %s: duplicate port name \"%s\"\n",
+			       name, entry);
+			ret = -EEXIST;
+			goto out;
+		}
+		snprintf(dir, sizeof(dir), "port%u", id);
+		cp = vserial_cfg_port_alloc(cfg, *entry ? entry : dir, entry);
+		if (!cp) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		cp->id = id;
+		cp->console = console;
+		cp->enabled = true;
+		cp->kernel_made = true;
+		list_add_tail(&cp->node, &cfg->ports);
+	}
+
+	if (!multiport && !have_console) {
+		cp = vserial_cfg_port_alloc(cfg, "port0", "");
+		if (!cp) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		cp->id = 0;
+		cp->console = true;
+		cp->enabled = true;
+		cp->kernel_made = true;
+		list_add_tail(&cp->node, &cfg->ports);
+	}
+out:
+	kfree(buf);
+	if (ret && cfg)
+		vserial_cfg_free(cfg);
+	return ret ? ERR_PTR(ret) : cfg;
+}
+
+/*
+ * "vdpa dev add name @name": find the template of the device and pin it,
+ * or make the device's configuration from the module parameters.
+ * Returns with vserial_cfg_mutex held, or an error without it.
+ */
+struct vserial_cfg_dev *vserial_cfg_claim(const char *name, bool multiport)
+{
+	struct vserial_cfg_dev *cfg;
+	unsigned int max_ports;
+	int tries = 0, ret;
+	char *spec;
+
+	for (;;) {
+		mutex_lock(&vserial_cfg_mutex);
+		cfg = vserial_cfg_find(name);
+		if (!cfg)
+			break;
+		if (cfg->vs) {
+			mutex_unlock(&vserial_cfg_mutex);
+			return ERR_PTR(-EEXIST);
+		}
+		if (cfg->kernel_made && !cfg->dying)
+			return cfg;	/* left over from an earlier device */
+		if (!cfg->kernel_made && cfg->pinned)
+			return cfg;
+
+		/* A template to pin, or a directory on its way out. */
+		config_group_get(&cfg->group);
+		mutex_unlock(&vserial_cfg_mutex);
+		if (cfg->dying) {
+			flush_work(&cfg->unregister_work);
+			ret = 0;
+		} else {
+			ret = configfs_depend_item(&vserial_subsys,
+						   &cfg->group.cg_item);
+		}
+		mutex_lock(&vserial_cfg_mutex);
+		if (!ret && !cfg->kernel_made)
+			cfg->pinned = true;
+		mutex_unlock(&vserial_cfg_mutex);
+		config_group_put(&cfg->group);
+		/* A template being removed: wait for rmdir to finish. */
+		if (ret && ++tries > 100)
+			return ERR_PTR(-EBUSY);
+		if (ret)
+			msleep(10);
+	}
+
+	/* No directory: the module parameters apply. */
+	kernel_param_lock(THIS_MODULE);
+	max_ports = vserial_max_ports;
+	spec = kstrdup(vserial_ports ?: "", GFP_KERNEL);
+	kernel_param_unlock(THIS_MODULE);
+	if (!spec) {
+		cfg = ERR_PTR(-ENOMEM);
+	} else {
+		cfg = vserial_cfg_from_params(name, max_ports, spec, multiport);
+		kfree(spec);
+	}
+	if (IS_ERR(cfg)) {
+		mutex_unlock(&vserial_cfg_mutex);
+		return cfg;
+	}
+	list_add_tail(&cfg->node, &vserial_cfg_devs);
+	return cfg;
+}
+
+unsigned int vserial_cfg_max_ports(struct vserial_cfg_dev *cfg)
+{
+	return cfg->max_ports;
+}
+
+/*
+ * Give the new device @vs the ports of @cfg that are enabled (installed,
+ * not yet published: the device is not registered).  Called with
+ * vserial_cfg_mutex held, from "vdpa dev add".
+ */
+int vserial_cfg_bind(struct vserial_cfg_dev *cfg, struct vserial_dev *vs)
+{
+	struct vserial_cfg_port *cp;
+	int ret;
+
+	lockdep_assert_held(&vserial_cfg_mutex);
+	vs->resize_order = cfg->resize_order;
+	/* Ports with their own ids first: automatic ones take what is left. */
+	list_for_each_entry(cp, &cfg->ports, node) {
+		if (!cp->enabled || cp->id < 0)
+			continue;
+		ret = vserial_cfg_port_create(cp, vs, false);
+		if (ret == -EOPNOTSUPP)
+			continue;	/* single-port device */
+		if (ret)
+			return ret;
+	}
+	list_for_each_entry(cp, &cfg->ports, node) {
+		if (!cp->enabled || cp->id >= 0)
+			continue;
+		ret = vserial_cfg_port_create(cp, vs, false);
+		if (ret == -EOPNOTSUPP)
+			continue;
+		if (ret)
+			return ret;
+	}
+	cfg->vs = vs;
+	vs->cfg = cfg;
+	return 0;
+}
+
+/* The device is registered: its ports' host ends appear. */
+int vserial_cfg_publish(struct vserial_cfg_dev *cfg)
+{
+	struct vserial_cfg_port *cp;
+	int ret;
+
+	lockdep_assert_held(&vserial_cfg_mutex);
+	list_for_each_entry(cp, &cfg->ports, node) {
+		if (!cp->port)
+			continue;
+		ret = vserial_cdev_add(cp->port);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/*
+ * "vdpa dev del", or a failed "vdpa dev add": unplug the ports of @cfg
+ * (silently: the device goes) and let go of the configuration.  Called
+ * with vserial_cfg_mutex held; returns without it.
+ */
+void vserial_cfg_release(struct vserial_cfg_dev *cfg)
+{
+	struct vserial_cfg_port *cp;
+	bool unregister, unpin;
+
+	lockdep_assert_held(&vserial_cfg_mutex);
+	list_for_each_entry(cp, &cfg->ports, node)
+		vserial_cfg_port_destroy(cp, false);
+	if (cfg->vs)
+		cfg->vs->cfg = NULL;
+	cfg->vs = NULL;
+
+	unpin = cfg->pinned;
+	cfg->pinned = false;
+	/* Ports made with mkdir keep a kernel-made directory alive. */
+	unregister = cfg->kernel_made && !cfg->user_ports;
+	if (unregister)
+		cfg->dying = true;
+	mutex_unlock(&vserial_cfg_mutex);
+
+	if (unpin)
+		configfs_undepend_item(&cfg->group.cg_item);
+	if (unregister)
+		vserial_cfg_unregister(cfg);
+}
+
+/*
+ * After "vdpa dev add": a kernel-made directory appears in configfs.
+ * Failing that, the device works without it.
+ */
+void vserial_cfg_register(struct vserial_cfg_dev *cfg)
+{
+	struct vserial_cfg_port *cp;
+	int ret;
+
+	if (!cfg->kernel_made || cfg->registered)
+		return;
+	ret = configfs_register_group(&vserial_subsys.su_group, &cfg->group);
+	if (ret)
+		goto err;
+	cfg->registered = true;
+	list_for_each_entry(cp, &cfg->ports, node) {
+		if (!cp->kernel_made)
+			continue;
+		ret = configfs_register_group(&cfg->ports_group, &cp->group);
+		if (ret)
+			goto err;
+		cp->registered = true;
+	}
+	return;
+err:
+	pr_warn("vdpa_vserial: %s: no configfs directory: %d\n",
+		config_item_name(&cfg->group.cg_item), ret);
+}
+
+int vserial_configfs_init(void)
+{
+	config_group_init(&vserial_subsys.su_group);
+	return configfs_register_subsystem(&vserial_subsys);
+}
+
+void vserial_configfs_exit(void)
+{
+	/* Directories left over are being unregistered: let them go. */
+	flush_workqueue(vserial_wq);
+	configfs_unregister_subsystem(&vserial_subsys);
+}
