@@ -173,7 +173,12 @@ prepare_guest_root()
 		-o "lowerdir=$ROOTFS,upperdir=$ROOTFS/run/vm/upper,workdir=$ROOTFS/run/vm/work" \
 		"$root" || die "cannot mount the guest root overlay"
 	install -D -m 0755 "$VM_DIR/init" "$root$GUEST_INIT"
-	[ "$install" = 0 ] || install_modules "$root" "$kver"
+	if [ "$install" != 0 ]; then
+		install_modules "$root" "$kver"
+		# What "make install" puts beside the module.
+		install -D -m 0644 "$CHECKOUT"/udev/90-vdpa-vserial.rules \
+			"$root/usr/lib/udev/rules.d/90-vdpa-vserial.rules"
+	fi
 	mount -o remount,ro "$root"
 }
 
