@@ -9,9 +9,13 @@
 # Kernel to build against.
 KVER		?= $(shell uname -r)
 KDIR		?= /lib/modules/$(KVER)/build
-# Where "make install" puts the module, below /lib/modules/<release>/.
+# Where "make install" puts the module, below /lib/modules/<release>/,
+# the udev rule and the documentation; DESTDIR stages an install.
 INSTALL_MOD_DIR	?= updates
-export INSTALL_MOD_DIR
+INSTALL_MOD_PATH ?= $(DESTDIR)
+UDEV_RULES_DIR	?= /lib/udev/rules.d
+DOC_DIR		?= /usr/share/doc/vdpa_vserial
+export INSTALL_MOD_DIR INSTALL_MOD_PATH
 
 # The package version lives in dkms.conf only.
 VERSION		:= $(shell sed -n 's/^PACKAGE_VERSION="\{0,1\}\([^"]*\)"\{0,1\}$$/\1/p' $(CURDIR)/dkms.conf)
@@ -27,8 +31,8 @@ export VM_CPUS VM_MEM VM_TIMEOUT VM_LOAD VSERIAL_CACHE CMD
 # kbuild options forwarded into the test bed chroot by vm-build.
 KBUILD_VARS	:= $(if $(W),W=$(W)) $(if $(C),C=$(C)) $(if $(V),V=$(V))
 
-.PHONY: all modules install clean check-kdir version help
-.PHONY: rootfs vm-build vm-run check demo
+.PHONY: all modules install install-udev install-doc clean check-kdir
+.PHONY: version help rootfs vm-build vm-run check demo fuzz nested
 
 all: modules
 
@@ -44,10 +48,24 @@ check-kdir:
 modules: check-kdir
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
 
-install: modules
+install: modules install-udev install-doc
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
 	depmod -a $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) \
 		$$(cat $(KDIR)/include/config/kernel.release)
+
+# /dev/vserial/<vdpa device>/<port name> links
+install-udev:
+	install -D -m 0644 udev/90-vdpa-vserial.rules \
+		$(DESTDIR)$(UDEV_RULES_DIR)/90-vdpa-vserial.rules
+	@if [ -z "$(DESTDIR)" ] && command -v udevadm >/dev/null 2>&1; then \
+		udevadm control --reload || true; \
+	fi
+
+install-doc:
+	install -d $(DESTDIR)$(DOC_DIR)/ABI/testing
+	install -m 0644 README Documentation/*.rst $(DESTDIR)$(DOC_DIR)/
+	install -m 0644 Documentation/ABI/testing/* \
+		$(DESTDIR)$(DOC_DIR)/ABI/testing/
 
 clean:
 	@if [ -d "$(KDIR)/" ]; then \
@@ -85,10 +103,21 @@ check:
 demo: vm-build
 	$(VM) run -- selftests/vm/demo.sh
 
+# The vhost-vdpa fuzzer for FUZZ_SECONDS (a short run is in "make check").
+FUZZ_SECONDS	?= 300
+fuzz: vm-build
+	$(VM) run -t $$(($(FUZZ_SECONDS) + 600)) -- \
+		"selftests/vhost_fuzz $(FUZZ_SECONDS) $(FUZZ_SEED)"
+
+# A QEMU guest on the device through vhost-vdpa (also in "make check").
+nested: vm-build
+	$(VM) run -m 3G -N -- selftests/nested_qemu_test.sh
+
 help:
 	@echo 'Module:'
 	@echo '  make [KDIR=dir] [W=1] [C=1]  build vdpa_vserial.ko (default KDIR=$(KDIR))'
-	@echo '  make install                 modules_install into $(INSTALL_MOD_DIR)/ and depmod'
+	@echo '  make install [DESTDIR=dir]   module into $(INSTALL_MOD_DIR)/ (depmod), udev rule,'
+	@echo '                               documentation'
 	@echo '  make clean                   remove build products'
 	@echo '  make version                 print the package version ($(VERSION))'
 	@echo 'VM test bed (root; cache in $${VSERIAL_CACHE:-/var/cache/vdpa_vserial}):'
@@ -97,5 +126,8 @@ help:
 	@echo '  make vm-run CMD=...          build, boot a VM with the module installed and'
 	@echo '                               loaded (VM_LOAD=0: not loaded), run CMD as root'
 	@echo '                               in the checkout (VM_CPUS=$(VM_CPUS) VM_MEM=$(VM_MEM) VM_TIMEOUT=$(VM_TIMEOUT))'
-	@echo '  make check                   all tests (build, checkpatch, selftests, dkms)'
+	@echo '  make check                   all tests (build, checkpatch, selftests, nested'
+	@echo '                               QEMU guest, dkms, install)'
 	@echo '  make demo                    show the module at work in a VM'
+	@echo '  make fuzz [FUZZ_SECONDS=300] [FUZZ_SEED=n]  the vhost-vdpa fuzzer'
+	@echo '  make nested                  a QEMU guest on the device (vhost-vdpa)'

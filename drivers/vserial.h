@@ -230,6 +230,9 @@ struct vserial_dev {
 
 	struct work_struct work;
 	unsigned long *irq_pending;	/* vqs owed an interrupt */
+	unsigned long *drain_pending;	/* tx queues a kick left work on */
+	unsigned long work_flags;
+#define VSERIAL_DRAIN_ALL	0	/* drain every kick-owned tx queue */
 	bool config_irq_pending;
 };
 
@@ -310,7 +313,7 @@ int vserial_port_install(struct vserial_port *port);
 int vserial_port_plug(struct vserial_port *port);
 void vserial_port_unplug(struct vserial_port *port, bool announce);
 void vserial_port_put(struct vserial_port *port);
-void vserial_ports_poll_consoles(struct vserial_dev *vs);
+void vserial_ports_drain(struct vserial_dev *vs);
 void vserial_ports_wake_all(struct vserial_dev *vs);
 struct vserial_port *vserial_port_of_vq(struct vsq *vq);
 void vserial_port_kick(struct vserial_dev *vs, struct vsq *vq);

@@ -175,31 +175,47 @@ static const struct attribute_group vserial_port_group = {
 };
 
 /* stats/: counters since the port was plugged. */
-#define VSERIAL_STAT_ATTR(field)					\
-static ssize_t field##_show(struct device *dev,				\
-			    struct device_attribute *attr, char *buf)	\
-{									\
-	return sysfs_emit(buf, "%lld\n",				\
-			  atomic64_read(&dev_to_port(dev)->stats.field)); \
-}									\
-static DEVICE_ATTR_RO(field)
+struct vserial_stat_attr {
+	struct device_attribute attr;
+	size_t offset;		/* in struct vserial_port_stats */
+};
 
-VSERIAL_STAT_ATTR(bytes_to_guest);
-VSERIAL_STAT_ATTR(buffers_to_guest);
-VSERIAL_STAT_ATTR(bytes_from_guest);
-VSERIAL_STAT_ATTR(buffers_from_guest);
-VSERIAL_STAT_ATTR(writer_blocked);
-VSERIAL_STAT_ATTR(reader_blocked);
-VSERIAL_STAT_ATTR(ctrl_queued);
+static ssize_t vserial_stat_show(struct device *dev,
+				 struct device_attribute *attr, char *buf)
+{
+	struct vserial_stat_attr *sa =
+		container_of(attr, struct vserial_stat_attr, attr);
+	atomic64_t *stat = (void *)&dev_to_port(dev)->stats + sa->offset;
+
+	return sysfs_emit(buf, "%lld\n", atomic64_read(stat));
+}
+
+#define VSERIAL_STAT(_name) {						\
+	.attr = {							\
+		.attr = { .name = __stringify(_name), .mode = 0444 },	\
+		.show = vserial_stat_show,				\
+	},								\
+	.offset = offsetof(struct vserial_port_stats, _name),		\
+}
+
+static struct vserial_stat_attr vserial_stats[] = {
+	VSERIAL_STAT(bytes_to_guest),
+	VSERIAL_STAT(buffers_to_guest),
+	VSERIAL_STAT(bytes_from_guest),
+	VSERIAL_STAT(buffers_from_guest),
+	VSERIAL_STAT(writer_blocked),
+	VSERIAL_STAT(reader_blocked),
+	VSERIAL_STAT(ctrl_queued),
+};
 
 static struct attribute *vserial_stats_attrs[] = {
-	&dev_attr_bytes_to_guest.attr,
-	&dev_attr_buffers_to_guest.attr,
-	&dev_attr_bytes_from_guest.attr,
-	&dev_attr_buffers_from_guest.attr,
-	&dev_attr_writer_blocked.attr,
-	&dev_attr_reader_blocked.attr,
-	&dev_attr_ctrl_queued.attr,
+	&vserial_stats[0].attr.attr,
+	&vserial_stats[1].attr.attr,
+	&vserial_stats[2].attr.attr,
+	&vserial_stats[3].attr.attr,
+	&vserial_stats[4].attr.attr,
+	&vserial_stats[5].attr.attr,
+	&vserial_stats[6].attr.attr,
 	NULL,
 };
 

@@ -38,6 +38,7 @@
 
 #include "vserial.h"
 
+/* This tree's state and its link to the devices (see above). */
 DEFINE_MUTEX(vserial_cfg_mutex);
 static LIST_HEAD(vserial_cfg_devs);
 
@@ -806,10 +807,10 @@ struct vserial_cfg_dev *vserial_cfg_claim(const char *name, bool multiport)
 		mutex_unlock(&vserial_cfg_mutex);
 		config_group_put(&cfg->group);
 		/* A template being removed: wait for rmdir to finish. */
-		if (ret && ++tries > 100)
+		if (ret && ++tries > 50)
 			return ERR_PTR(-EBUSY);
 		if (ret)
-			msleep(10);
+			msleep(20);
 	}
 
 	/* No directory: the module parameters apply. */

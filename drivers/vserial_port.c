@@ -85,6 +85,8 @@ static void vserial_tx_drain(struct vserial_dev *vs, struct vsq *vq,
 
 	if (irq)
 		set_bit(vq->idx, vs->irq_pending);
+	if (more)
+		set_bit(vq->idx, vs->drain_pending);
 	if (irq || more)
 		vserial_dev_schedule(vs);
 	if (port && (done || more))
@@ -119,13 +121,21 @@ void vserial_port_kick(struct vserial_dev *vs, struct vsq *vq)
 	vserial_port_kick_vq(vs, vq, false);
 }
 
-/* The worker: finish the draining a kick left over. */
-void vserial_ports_poll_consoles(struct vserial_dev *vs)
+/*
+ * The worker: finish the draining a kick left over, or, when the driver
+ * starts or the device resumes, drain what was queued meanwhile.
+ */
+void vserial_ports_drain(struct vserial_dev *vs)
 {
+	bool all = test_and_clear_bit(VSERIAL_DRAIN_ALL, &vs->work_flags);
+	struct vsq *vq;
 	u32 i;
 
-	for (i = 0; i < vs->max_nr_ports; i++)
-		vserial_port_kick_vq(vs, &vs->vqs[vserial_port_txq(i)], true);
+	for (i = 0; i < vs->max_nr_ports; i++) {
+		vq = &vs->vqs[vserial_port_txq(i)];
+		if (test_and_clear_bit(vq->idx, vs->drain_pending) || all)
+			vserial_port_kick_vq(vs, vq, true);
+	}
 }
 
 /* An emergency write (config space emerg_wr) goes to port 0's host end. */

@@ -24,34 +24,32 @@
 		{ VIRTIO_CONSOLE_PORT_NAME,	"PORT_NAME" })
 
 DECLARE_EVENT_CLASS(vserial_ctrl,
-	TP_PROTO(struct vserial_dev *vs, u32 id, u16 event, u16 value),
-	TP_ARGS(vs, id, event, value),
-	TP_STRUCT__entry(
-		__string(dev, dev_name(&vs->vdpa.dev))
-		__field(u32, id)
-		__field(u16, event)
-		__field(u16, value)
-	),
-	TP_fast_assign(
-		__assign_str(dev);
-		__entry->id = id;
-		__entry->event = event;
-		__entry->value = value;
-	),
-	TP_printk("%s port %u %s value %u", __get_str(dev), __entry->id,
-		  vserial_show_event(__entry->event), __entry->value)
+		    TP_PROTO(struct vserial_dev *vs, u32 id, u16 event,
+			     u16 value),
+		    TP_ARGS(vs, id, event, value),
+		    TP_STRUCT__entry(__string(dev, dev_name(&vs->vdpa.dev))
+				     __field(u32, id)
+				     __field(u16, event)
+				     __field(u16, value)),
+		    TP_fast_assign(__assign_str(dev);
+				   __entry->id = id;
+				   __entry->event = event;
+				   __entry->value = value;),
+		    TP_printk("%s port %u %s value %u", __get_str(dev),
+			      __entry->id, vserial_show_event(__entry->event),
+			      __entry->value)
 );
 
 /* A control message the device sent to the driver. */
 DEFINE_EVENT(vserial_ctrl, vserial_ctrl_send,
-	TP_PROTO(struct vserial_dev *vs, u32 id, u16 event, u16 value),
-	TP_ARGS(vs, id, event, value)
+	     TP_PROTO(struct vserial_dev *vs, u32 id, u16 event, u16 value),
+	     TP_ARGS(vs, id, event, value)
 );
 
 /* A control message the device received from the driver. */
 DEFINE_EVENT(vserial_ctrl, vserial_ctrl_recv,
-	TP_PROTO(struct vserial_dev *vs, u32 id, u16 event, u16 value),
-	TP_ARGS(vs, id, event, value)
+	     TP_PROTO(struct vserial_dev *vs, u32 id, u16 event, u16 value),
+	     TP_ARGS(vs, id, event, value)
 );
 
 /* Port state changes, see enum vserial_port_event. */
@@ -67,22 +65,19 @@ DEFINE_EVENT(vserial_ctrl, vserial_ctrl_recv,
 		{ VSERIAL_EV_RESIZE,		"resize" })
 
 TRACE_EVENT(vserial_port,
-	TP_PROTO(struct vserial_port *port, int event),
-	TP_ARGS(port, event),
-	TP_STRUCT__entry(
-		__string(dev, dev_name(&port->vs->vdpa.dev))
-		__string(name, port->name)
-		__field(u32, id)
-		__field(int, event)
-	),
-	TP_fast_assign(
-		__assign_str(dev);
-		__assign_str(name);
-		__entry->id = port->id;
-		__entry->event = event;
-	),
-	TP_printk("%s port %u \"%s\" %s", __get_str(dev), __entry->id,
-		  __get_str(name), vserial_show_port_event(__entry->event))
+	    TP_PROTO(struct vserial_port *port, int event),
+	    TP_ARGS(port, event),
+	    TP_STRUCT__entry(__string(dev, dev_name(&port->vs->vdpa.dev))
+			     __string(name, port->name)
+			     __field(u32, id)
+			     __field(int, event)),
+	    TP_fast_assign(__assign_str(dev);
+			   __assign_str(name);
+			   __entry->id = port->id;
+			   __entry->event = event;),
+	    TP_printk("%s port %u \"%s\" %s", __get_str(dev), __entry->id,
+		      __get_str(name),
+		      vserial_show_port_event(__entry->event))
 );
 
 #endif /* _VSERIAL_TRACE_H */

@@ -90,7 +90,7 @@ static void vserial_work(struct work_struct *work)
 
 	if (READ_ONCE(vs->status) & VIRTIO_CONFIG_S_DRIVER_OK) {
 		vserial_ctrl_handle_tx(vs);
-		vserial_ports_poll_consoles(vs);
+		vserial_ports_drain(vs);
 		vserial_ctrl_flush(vs);
 	}
 
@@ -353,6 +353,8 @@ static void vs_do_reset(struct vserial_dev *vs)
 	vs->config_irq_pending = false;
 	spin_unlock(&vs->lock);
 	bitmap_zero(vs->irq_pending, vs->nvqs);
+	bitmap_zero(vs->drain_pending, vs->nvqs);
+	clear_bit(VSERIAL_DRAIN_ALL, &vs->work_flags);
 	vserial_ctrl_reset(vs);
 	vs_unquiesce(vs, irqflags);
 
@@ -403,6 +405,7 @@ static void vs_set_status(struct vdpa_device *vdpa, u8 status)
 	if (status & ~old & VIRTIO_CONFIG_S_DRIVER_OK) {
 		vserial_ctrl_driver_ok(vs);
 		vserial_ports_wake_all(vs);
+		set_bit(VSERIAL_DRAIN_ALL, &vs->work_flags);
 		vserial_dev_schedule(vs);
 	}
 }
@@ -433,7 +436,9 @@ static int vs_resume(struct vdpa_device *vdpa)
 	WRITE_ONCE(vs->suspended, false);
 	vs_unquiesce(vs, flags);
 
+	/* Kicks were ignored while suspended. */
 	vserial_ports_wake_all(vs);
+	set_bit(VSERIAL_DRAIN_ALL, &vs->work_flags);
 	vserial_dev_schedule(vs);
 	return 0;
 }
@@ -604,6 +609,7 @@ static void vs_free(struct vdpa_device *vdpa)
 	cancel_work_sync(&vs->work);
 	vs_iotlb_free(vs->iotlb);
 	bitmap_free(vs->irq_pending);
+	bitmap_free(vs->drain_pending);
 	bitmap_free(vs->remove_pending);
 	kfree(vs->vqs);
 	kfree(vs->ports);
@@ -681,9 +687,11 @@ struct vserial_dev *vserial_dev_create(struct device *parent,
 
 	vs->vqs = kcalloc(vs->nvqs, sizeof(*vs->vqs), GFP_KERNEL);
 	vs->irq_pending = bitmap_zalloc(vs->nvqs, GFP_KERNEL);
+	vs->drain_pending = bitmap_zalloc(vs->nvqs, GFP_KERNEL);
 	vs->remove_pending = bitmap_zalloc(max_nr_ports, GFP_KERNEL);
 	vs->ports = kcalloc(max_nr_ports, sizeof(*vs->ports), GFP_KERNEL);
-	if (!vs->vqs || !vs->irq_pending || !vs->remove_pending || !vs->ports)
+	if (!vs->vqs || !vs->irq_pending || !vs->drain_pending ||
+	    !vs->remove_pending || !vs->ports)
 		goto err;
 
 	for (i = 0; i < vs->nvqs; i++)

@@ -13,8 +13,11 @@
 #   3. build the selftests (warnings fail);
 #   4. boot a VM with 2 vCPUs and run selftests/run_tests.sh (one result
 #      per test case) and check its kernel log; the same with 1 vCPU;
-#   5. boot a VM without the module installed and install it with dkms
-#      (selftests/vm/dkms-test.sh); check the kernel log.
+#   5. boot a VM that runs QEMU inside with the device given to a guest
+#      over vhost-vdpa (selftests/nested_qemu_test.sh);
+#   6. boot a VM without the module installed and install it with dkms
+#      (selftests/vm/dkms-test.sh); check the kernel log;
+#   7. "make install DESTDIR=..." in the chroot: module, udev rule, docs.
 # The stream ends with the plan and one line "N passed, N failed, N
 # skipped".  The exit status is 0 if nothing failed.  Logs are kept in
 # selftests/output/check-<date>-<pid>/.
@@ -174,6 +177,29 @@ boot()
 	fi
 }
 
+# install_step KVER - "make install DESTDIR=..." in the chroot puts the
+# module, the udev rule and the documentation where they belong
+install_step()
+{
+	local kver=$1 dest=$OUT/install f missing=
+
+	build_step "make install (DESTDIR)" "$OUT/install.log" \
+		make -C "$CHECKOUT" KDIR="/lib/modules/$kver/build" \
+		DESTDIR="$dest" install
+	for f in "lib/modules/$kver/updates/vdpa_vserial.ko" \
+		 lib/udev/rules.d/90-vdpa-vserial.rules \
+		 usr/share/doc/vdpa_vserial/admin-guide.rst \
+		 usr/share/doc/vdpa_vserial/README \
+		 usr/share/doc/vdpa_vserial/ABI/testing/configfs-vdpa_vserial; do
+		[ -f "$dest/$f" ] || missing="$missing $f"
+	done
+	if [ -n "$missing" ]; then
+		result fail "make install: files in place" "missing:$missing"
+	else
+		result ok "make install: files in place"
+	fi
+}
+
 main()
 {
 	local kver start=$SECONDS
@@ -207,7 +233,10 @@ main()
 		"selftests/run_tests.sh -p '[2 vCPUs]'"
 	boot vm-1cpu "selftests, 1 vCPU" -c 1 --no-load -- \
 		"selftests/run_tests.sh -p '[1 vCPU]'"
+	boot vm-nested "nested QEMU guest" -c 2 -m 3G --no-load -- \
+		selftests/nested_qemu_test.sh
 	boot vm-dkms "dkms" -c 2 --no-install -- selftests/vm/dkms-test.sh
+	install_step "$kver"
 
 	echo "1..$n"
 	echo "# make check took $((SECONDS - start)) s"
