@@ -48,10 +48,14 @@ check-kdir:
 modules: check-kdir
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
 
+# kbuild signs installed modules when the kernel has MODULE_SIG_ALL, with
+# a key that distribution headers do not ship: SIGN=1 to let it try.
+# (DKMS signs with its own key.)  depmod only for a real install: a
+# staged one (DESTDIR) is the packager's to finish.
 install: modules install-udev install-doc
-	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
-	depmod -a $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) \
-		$$(cat $(KDIR)/include/config/kernel.release)
+	$(MAKE) -C $(KDIR) M=$(CURDIR) $(if $(SIGN),,CONFIG_MODULE_SIG_ALL=) \
+		modules_install
+	$(if $(INSTALL_MOD_PATH),,depmod -a $$(cat $(KDIR)/include/config/kernel.release))
 
 # /dev/vserial/<vdpa device>/<port name> links
 install-udev:

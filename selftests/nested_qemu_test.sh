@@ -41,6 +41,22 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# console_expect SECONDS WORD: read lines from the console port's host
+# end (fd 6) until one is WORD; other lines (the guest tty's echo of our
+# commands, say) are skipped.  hvc's termios is reset on its last close:
+# the guest's \n may come as \r\n.
+console_expect() {
+	local end=$(($(date +%s) + $1)) line
+
+	while [ "$(date +%s)" -lt "$end" ]; do
+		line=
+		read -r -t $((end - $(date +%s) + 1)) line <&6 || return 1
+		[ "${line%$'\r'}" = "$2" ] && return 0
+		diag "console: '${line%$'\r'}'"
+	done
+	return 1
+}
+
 # wait_for SECONDS COMMAND...: poll until COMMAND succeeds
 wait_for() {
 	local end=$(($(date +%s) + $1))
@@ -184,14 +200,10 @@ echo "1..9"
 
 # The host end reads end-of-file until the guest opens the port.
 wait_for "$TIMEOUT" connected "$cons"
-# (hvc's termios is reset on its last close: the guest's \n may be \r\n)
-line=
-read -r -t 120 line <&6
-if [ "${line%$'\r'}" = GUEST-CONSOLE-OK ]; then
+if console_expect 120 GUEST-CONSOLE-OK; then
 	ok "guest console output reaches the host end of the console port"
 else
 	not_ok "guest console output reaches the host end of the console port"
-	diag "read: '$line'"
 	diag "qemu: $(cat "$work/qemu.log")"
 	grep -m1 -A40 "soft lockup\|Call Trace" "$work/serial.log" | sed 's/^/# serial: /'
 	tail -n 5 "$work/serial.log" | sed 's/^/# serial: /'
@@ -231,8 +243,7 @@ exec 7<&-
 # The guest driver resets the device and binds it again.  (One opener
 # per host end: the console port's commands go through fd 6 too.)
 echo rebind >&6
-read -r -t 120 line <&6
-if [ "${line%$'\r'}" = GUEST-REBOUND ]; then
+if console_expect 120 GUEST-REBOUND; then
 	ok "guest driver reset and re-initialised the device"
 else
 	not_ok "guest driver reset and re-initialised the device"
