@@ -32,7 +32,7 @@ export VM_CPUS VM_MEM VM_TIMEOUT VM_LOAD VSERIAL_CACHE CMD
 KBUILD_VARS	:= $(if $(W),W=$(W)) $(if $(C),C=$(C)) $(if $(V),V=$(V))
 
 .PHONY: all modules install install-udev install-doc clean check-kdir
-.PHONY: version help rootfs vm-build vm-run check demo fuzz nested
+.PHONY: version help rootfs vm-build vm-run check demo fuzz nested bench
 
 all: modules
 
@@ -113,6 +113,11 @@ fuzz: vm-build
 	$(VM) run -t $$(($(FUZZ_SECONDS) + 600)) -- \
 		"selftests/vhost_fuzz $(FUZZ_SECONDS) $(FUZZ_SEED)"
 
+# The benchmark: results in Documentation/bench/ and the README.
+BENCH_RUNS	?= 5
+bench: vm-build
+	$(CURDIR)/selftests/vm/bench.sh $(BENCH_RUNS)
+
 # A QEMU guest on the device through vhost-vdpa (also in "make check").
 nested: vm-build
 	$(VM) run -m 3G -N -- selftests/nested_qemu_test.sh
@@ -135,3 +140,4 @@ help:
 	@echo '  make demo                    show the module at work in a VM'
 	@echo '  make fuzz [FUZZ_SECONDS=300] [FUZZ_SEED=n]  the vhost-vdpa fuzzer'
 	@echo '  make nested                  a QEMU guest on the device (vhost-vdpa)'
+	@echo '  make bench [BENCH_RUNS=5]    the benchmark (Documentation/bench/, README)'

@@ -2641,18 +2641,25 @@ static void suspend_mid_transfer(struct __test_metadata *_metadata,
 	free(got);
 }
 
-TEST_F(state, suspend_resume_mid_transfer)
+/* Port 1 of a fresh victim open on both sides, then the transfer. */
+static void suspend_test(struct __test_metadata *_metadata, struct side *s,
+			 bool set_base)
 {
 	struct vu_opts opts = { .arena_size = 4 << 20 };
 
-	side_create(_metadata, &self->s, VICTIM, VU_DEFAULT_MAX_PORTS,
+	side_create(_metadata, s, VICTIM, VU_DEFAULT_MAX_PORTS,
 		    VU_DEFAULT_PORTS, 0, &opts);
-	side_up(_metadata, &self->s, VU_FEATURES_ALL, 2, 128, 4096, 2);
-	self->s.host[1] = host_open(_metadata, self->s.name, 1);
-	ASSERT_LE(0, self->s.host[1]);
-	expect_msg(_metadata, &self->s, 1, VIRTIO_CONSOLE_PORT_OPEN, 1, NULL);
-	ASSERT_EQ(0, vu_ctrl_send(self->s.dev, 1, VIRTIO_CONSOLE_PORT_OPEN, 1));
-	suspend_mid_transfer(_metadata, &self->s, false);
+	side_up(_metadata, s, VU_FEATURES_ALL, 2, 128, 4096, 2);
+	s->host[1] = host_open(_metadata, s->name, 1);
+	ASSERT_LE(0, s->host[1]);
+	expect_msg(_metadata, s, 1, VIRTIO_CONSOLE_PORT_OPEN, 1, NULL);
+	ASSERT_EQ(0, vu_ctrl_send(s->dev, 1, VIRTIO_CONSOLE_PORT_OPEN, 1));
+	suspend_mid_transfer(_metadata, s, set_base);
+}
+
+TEST_F(state, suspend_resume_mid_transfer)
+{
+	suspend_test(_metadata, &self->s, false);
 }
 
 /*
@@ -2661,16 +2668,7 @@ TEST_F(state, suspend_resume_mid_transfer)
  */
 TEST_F(state, suspend_set_vring_base_resume)
 {
-	struct vu_opts opts = { .arena_size = 4 << 20 };
-
-	side_create(_metadata, &self->s, VICTIM, VU_DEFAULT_MAX_PORTS,
-		    VU_DEFAULT_PORTS, 0, &opts);
-	side_up(_metadata, &self->s, VU_FEATURES_ALL, 2, 128, 4096, 2);
-	self->s.host[1] = host_open(_metadata, self->s.name, 1);
-	ASSERT_LE(0, self->s.host[1]);
-	expect_msg(_metadata, &self->s, 1, VIRTIO_CONSOLE_PORT_OPEN, 1, NULL);
-	ASSERT_EQ(0, vu_ctrl_send(self->s.dev, 1, VIRTIO_CONSOLE_PORT_OPEN, 1));
-	suspend_mid_transfer(_metadata, &self->s, true);
+	suspend_test(_metadata, &self->s, true);
 }
 
 /* Console output and control messages posted while suspended wait. */

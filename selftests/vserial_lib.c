@@ -653,22 +653,28 @@ short vs_revents(int fd)
 	return pfd.revents;
 }
 
-ssize_t vs_read_full(int fd, void *buf, size_t len, int timeout_ms)
+/* Read or write @len bytes of @buf within @timeout_ms, waiting with poll. */
+static ssize_t vs_io_full(int fd, void *buf, size_t len, int timeout_ms,
+			  bool write_)
 {
 	uint64_t end = vs_ms() + timeout_ms;
 	size_t done = 0;
 	ssize_t n;
 
 	while (done < len) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		struct pollfd pfd = {
+			.fd = fd,
+			.events = write_ ? POLLOUT : POLLIN,
+		};
 		int left = end - vs_ms();
 
 		if (left <= 0)
 			break;
 		if (poll(&pfd, 1, left) <= 0)
 			continue;
-		n = read(fd, (char *)buf + done, len - done);
-		if (n == 0)
+		n = write_ ? write(fd, (char *)buf + done, len - done) :
+			     read(fd, (char *)buf + done, len - done);
+		if (n == 0 && !write_)
 			break;
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
@@ -680,30 +686,14 @@ ssize_t vs_read_full(int fd, void *buf, size_t len, int timeout_ms)
 	return done;
 }
 
-ssize_t vs_write_full(int fd, const void *buf, size_t len,
-		      int timeout_ms)
+ssize_t vs_read_full(int fd, void *buf, size_t len, int timeout_ms)
 {
-	uint64_t end = vs_ms() + timeout_ms;
-	size_t done = 0;
-	ssize_t n;
+	return vs_io_full(fd, buf, len, timeout_ms, false);
+}
 
-	while (done < len) {
-		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-		int left = end - vs_ms();
-
-		if (left <= 0)
-			break;
-		if (poll(&pfd, 1, left) <= 0)
-			continue;
-		n = write(fd, (const char *)buf + done, len - done);
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				continue;
-			return -1;
-		}
-		done += n;
-	}
-	return done;
+ssize_t vs_write_full(int fd, const void *buf, size_t len, int timeout_ms)
+{
+	return vs_io_full(fd, (void *)buf, len, timeout_ms, true);
 }
 
 static int vs_tty_raw(int fd)
