@@ -170,8 +170,20 @@ static struct attribute *vserial_port_attrs[] = {
 	NULL,
 };
 
+/* console_dropped only means something for a console port. */
+static umode_t vserial_port_attr_visible(struct kobject *kobj,
+					 struct attribute *attr, int n)
+{
+	struct vserial_port *port = dev_to_port(kobj_to_dev(kobj));
+
+	if (attr == &dev_attr_console_dropped.attr && !port->console)
+		return 0;
+	return attr->mode;
+}
+
 static const struct attribute_group vserial_port_group = {
 	.attrs = vserial_port_attrs,
+	.is_visible = vserial_port_attr_visible,
 };
 
 /* stats/: counters since the port was plugged. */
@@ -263,6 +275,8 @@ int vserial_cdev_prepare(struct vserial_port *port)
 
 	port->minor = minor;
 	device_initialize(&port->dev);
+	/* No power management: no power/ directory, no PM list entry. */
+	device_set_pm_not_required(&port->dev);
 	port->dev.class = &vserial_class;
 	port->dev.parent = &vs->vdpa.dev;
 	port->dev.devt = MKDEV(MAJOR(vserial_devt), minor);

@@ -69,7 +69,11 @@ static void check_names(struct __test_metadata *_metadata, struct vs_dev *d,
 		ASSERT_LT(0, vs_read_str(path, buf, sizeof(buf)));
 		EXPECT_STREQ(VS_DEV, buf);
 		EXPECT_EQ(0, vs_attr(p, "host_connected"));
-		EXPECT_EQ(0, vs_attr(p, "console_dropped"));
+		/* console_dropped: console ports only. */
+		snprintf(path, sizeof(path), "%s/console_dropped", p->sys);
+		EXPECT_EQ(p->console, vs_exists(path));
+		if (p->console)
+			EXPECT_EQ(0, vs_attr(p, "console_dropped"));
 		ASSERT_EQ(0, stat(p->host, &st)) TH_LOG("%s", p->host);
 		EXPECT_TRUE(S_ISCHR(st.st_mode));
 		EXPECT_EQ(0600, st.st_mode & 07777) TH_LOG("%s mode %o",

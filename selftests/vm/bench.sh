@@ -84,8 +84,9 @@ ratio()
 		"$(v cpu vserial h2g 65536 1)" "$(v cpu vserial g2h 65536 1)" \
 		"$(v cpu pipe - 65536 1)" "$(v cpu unix - 65536 1)"
 	echo
-	echo "Device: idle port $(v idle_port vserial - 0 200) bytes of slab;" \
-	     "511-port device created in $(v create vserial - 0 511) ms;"
+	echo "Device: idle port $(v idle_port vserial device 0 200) bytes of the device's own slab" \
+	     "($(v idle_port vserial - 0 200) with devtmpfs and udev);"
+	echo "511-port device created in $(v create vserial - 0 511) ms;"
 	echo "max_nr_ports 511 device bound to virtio_vdpa (driver ready) in" \
 	     "$(v create vserial bound 0 2) ms."
 	echo
@@ -112,7 +113,7 @@ set grid
 plot "< grep '^vserial-h2g ' $out/plot.dat" using 2:3 with linespoints title "vserial host->guest", \\
      "< grep '^vserial-g2h ' $out/plot.dat" using 2:3 with linespoints title "vserial guest->host", \\
      "< grep '^pipe--' $out/plot.dat" using 2:3 with linespoints title "pipe", \\
-     "< grep '^unix--' $out/plot.dat" using 2:3 with linespoints title "AF_UNIX stream"
+     "< grep '^unix--' $out/plot.dat" using 2:3 with linespoints title "AF\\_UNIX stream"
 EOF
 
 # The README's copy of the table.
