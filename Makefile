@@ -33,6 +33,7 @@ KBUILD_VARS	:= $(if $(W),W=$(W)) $(if $(C),C=$(C)) $(if $(V),V=$(V))
 
 .PHONY: all modules install install-udev install-doc clean check-kdir
 .PHONY: version help rootfs vm-build vm-run check demo fuzz nested bench
+.PHONY: bench-nested
 
 all: modules
 
@@ -118,6 +119,10 @@ BENCH_RUNS	?= 5
 bench: vm-build
 	$(CURDIR)/selftests/vm/bench.sh $(BENCH_RUNS)
 
+# A QEMU guest on the device beside QEMU's own virtio-serial (slow).
+bench-nested: vm-build
+	$(CURDIR)/selftests/vm/bench.sh --nested
+
 # A QEMU guest on the device through vhost-vdpa (also in "make check").
 nested: vm-build
 	$(VM) run -m 3G -N -- selftests/nested_qemu_test.sh
@@ -141,3 +146,5 @@ help:
 	@echo '  make fuzz [FUZZ_SECONDS=300] [FUZZ_SEED=n]  the vhost-vdpa fuzzer'
 	@echo '  make nested                  a QEMU guest on the device (vhost-vdpa)'
 	@echo '  make bench [BENCH_RUNS=5]    the benchmark (Documentation/bench/, README)'
+	@echo '  make bench-nested            the same through a QEMU guest, beside QEMU'"'"'s'
+	@echo '                               own virtio-serial'

@@ -4,12 +4,16 @@
 # bench.sh - "make bench": vdpa_vserial beside pipe(2) and AF_UNIX
 #
 # Usage: bench.sh [RUNS]
+#        bench.sh --nested
 #
 # Boots the test VM (VM_CPUS vCPUs, default 2) and runs
-# selftests/vserial_bench there, then keeps, in Documentation/bench/:
+# selftests/vserial_bench there (or, with --nested, bench-nested.sh: a
+# QEMU guest on the device beside QEMU's own virtio-serial), then keeps,
+# in Documentation/bench/:
 #
-#   results.csv    every figure (median of RUNS runs, default 5)
-#   results.txt    the table the README shows
+#   results.csv    every figure of vserial_bench (median of RUNS runs)
+#   nested.csv     the nested figures
+#   results.txt    the table the README shows (both)
 #   results.svg    throughput by write size (gnuplot)
 #
 # and replaces the table in the README between its "bench:" markers.
@@ -21,6 +25,8 @@ PROG=bench.sh
 . "$(dirname "$0")/lib.sh"
 
 runs=${1:-5}
+nested=0
+[ "$runs" = --nested ] && nested=1 && runs=
 dest=$CHECKOUT/Documentation/bench
 out_rel=selftests/output/bench-$(date +%Y%m%d-%H%M%S)-$$
 out=$CHECKOUT/$out_rel
@@ -28,18 +34,26 @@ out=$CHECKOUT/$out_rel
 need_root
 need_host_tools gnuplot:gnuplot-nox awk:gawk
 mkdir -p "$out" "$dest"
-"$VM_DIR/vm.sh" run -o "$out_rel/vm" -c "${VM_CPUS:-2}" --no-load -- \
-	"selftests/vserial_bench -r $runs -o $out_rel/results.csv" ||
-	die "the benchmark failed (see $out_rel/vm)"
-
-cp "$out/results.csv" "$dest/results.csv"
+if [ $nested = 1 ]; then
+	"$VM_DIR/vm.sh" run -o "$out_rel/vm" -c "${VM_CPUS:-2}" -m 3G \
+		--no-load -- "selftests/vm/bench-nested.sh $out_rel/nested.csv" ||
+		die "the nested benchmark failed (see $out_rel/vm)"
+	cp "$out/nested.csv" "$dest/nested.csv"
+else
+	"$VM_DIR/vm.sh" run -o "$out_rel/vm" -c "${VM_CPUS:-2}" --no-load -- \
+		"selftests/vserial_bench -r $runs -o $out_rel/results.csv" ||
+		die "the benchmark failed (see $out_rel/vm)"
+	cp "$out/results.csv" "$dest/results.csv"
+fi
+[ -f "$dest/results.csv" ] || die "no results.csv yet: run make bench first"
 
 # v METRIC TRANSPORT DIRECTION SIZE PORTS: one value of the CSV
 v()
 {
+	cat "$dest/results.csv" "$dest/nested.csv" 2>/dev/null |
 	awk -F, -v m="$1" -v t="$2" -v d="$3" -v s="$4" -v p="$5" \
 		'$1 == m && $2 == t && $3 == d && $4 == s && $5 == p {
-			printf "%s", $6; exit }' "$dest/results.csv"
+			printf "%s", $6; exit }'
 }
 
 # ratio A B: A / B with two decimals
@@ -49,8 +63,9 @@ ratio()
 }
 
 {
-	echo "vdpa_vserial benchmark, $(date -u +%Y-%m-%d), test VM: ${VM_CPUS:-2} vCPUs (TCG),"
-	echo "Linux $("$VM_DIR/vm.sh" kver), median of $runs runs.  MB/s = 10^6 bytes/s."
+	echo "vdpa_vserial benchmark, $(date -u -r "$dest/results.csv" +%Y-%m-%d), test VM:" \
+	     "${VM_CPUS:-2} vCPUs (TCG), Linux $("$VM_DIR/vm.sh" kver),"
+	echo "each figure the median of several runs.  MB/s = 10^6 bytes/s."
 	echo
 	echo "Bulk throughput, one port (MB/s)      64 B    4 KiB   64 KiB    1 MiB"
 	for row in "vserial h2g:vserial:h2g" "vserial g2h:vserial:g2h" \
@@ -90,6 +105,17 @@ ratio()
 	echo "max_nr_ports 511 device bound to virtio_vdpa (driver ready) in" \
 	     "$(v create vserial bound 0 2) ms."
 	echo
+	if [ -f "$dest/nested.csv" ]; then
+		echo "A QEMU guest (nested, TCG), 64 KiB blocks (MB/s)     g2h      h2g"
+		printf '  %-46s %8s %8s\n' "vdpa_vserial (vhost-vdpa-device-pci)" \
+			"$(v nested vdpa g2h 65536 1)" "$(v nested vdpa h2g 65536 1)"
+		printf '  %-46s %8s %8s\n' "QEMU virtio-serial-pci, socket chardev" \
+			"$(v nested qemu g2h 65536 1)" "$(v nested qemu h2g 65536 1)"
+		printf '  %-46s %8s %8s\n' "ratio (>= 2)" \
+			"$(ratio "$(v nested vdpa g2h 65536 1)" "$(v nested qemu g2h 65536 1)")" \
+			"$(ratio "$(v nested vdpa h2g 65536 1)" "$(v nested qemu h2g 65536 1)")"
+		echo
+	fi
 	echo "Targets: 64 KiB h2g/pipe $(ratio "$(v throughput vserial h2g 65536 1)" "$(v throughput pipe - 65536 1)")," \
 	     "g2h/pipe $(ratio "$(v throughput vserial g2h 65536 1)" "$(v throughput pipe - 65536 1)") (>= 1.0);"
 	echo "16 ports / 1 port h2g $(ratio "$(v aggregate vserial h2g 65536 16)" "$(v aggregate vserial h2g 65536 1)")," \

@@ -1,0 +1,153 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# bench-nested.sh - a QEMU guest's byte channel: vdpa_vserial over
+# vhost-vdpa beside QEMU's own virtio-serial, in one guest, one run
+#
+# Usage: bench-nested.sh OUT.csv   (inside the test VM, as root)
+#
+# QEMU (nested, TCG) boots a small guest with two virtio-console devices:
+#   - vdpa_vserial through -device vhost-vdpa-device-pci, port bench.vdpa,
+#     whose host end is /dev/vserialN;
+#   - QEMU's -device virtio-serial-pci with a virtserialport bench.qemu on
+#     a UNIX socket chardev, the host end a socket.
+# The guest moves BYTES through each port, guest to host (dd of 64 KiB
+# blocks), then host to guest (read to the end, then one byte back).
+# The host times both from its end, in MB/s, and writes CSV rows
+#   nested,vdpa|qemu,g2h|h2g,65536,1,MB/s
+# Nested TCG is slow: the figures prove the ratio, not absolute speed.
+
+set -u
+
+out=${1:?usage: bench-nested.sh OUT.csv}
+KVER=$(uname -r)
+BYTES=${NESTED_BENCH_BYTES:-16777216}
+work=$(mktemp -d /tmp/bench-nested.XXXXXX)
+qemu_pid=
+
+cleanup() {
+	[ -n "$qemu_pid" ] && kill "$qemu_pid" 2>/dev/null && wait "$qemu_pid"
+	vdpa dev del vb0 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+die() { echo "bench-nested.sh: $*" >&2; exit 1; }
+
+guest_initramfs() {
+	local root=$work/root
+
+	mkdir -p "$root"/{bin,dev,proc,sys,tmp}
+	cp /bin/busybox "$root/bin/busybox"
+	cat > "$root/init" <<GUEST
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs dev /dev
+say() { echo "GUEST: \$*" > /dev/ttyS0; }
+port() {	# port NAME: its /dev/vportXpY
+	for d in /sys/class/virtio-ports/vport*; do
+		[ "\$(cat "\$d/name" 2>/dev/null)" = "\$1" ] && echo "/dev/\${d##*/}"
+	done
+}
+for i in \$(seq 600); do
+	[ -n "\$(port bench.vdpa)" ] && [ -n "\$(port bench.qemu)" ] && break
+	sleep 0.2
+done
+for p in bench.vdpa bench.qemu; do
+	dev=\$(port \$p)
+	say "\$p is \$dev"
+	dd if=/dev/zero of=\$dev bs=65536 count=$((BYTES / 65536)) 2>/dev/null
+	head -c $BYTES \$dev > /dev/null
+	printf K > \$dev
+done
+say "BENCH-DONE"
+sleep 1000
+GUEST
+	chmod +x "$root/init"
+	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initrd.gz"
+}
+
+# The host end of a port: a file, or unix:PATH for a socket.  Times guest
+# to host from the first byte to the last, host to guest from the first
+# write to the byte the guest sends back when it has read everything.
+cat > "$work/measure.py" <<'PY'
+import os, socket, sys, time
+
+spec, total = sys.argv[1], int(sys.argv[2])
+if spec.startswith("unix:"):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(spec[5:])
+    read, write = s.recv, s.sendall
+else:
+    fd = os.open(spec, os.O_RDWR)
+    read = lambda n: os.read(fd, n)
+    def write(b):
+        while b:
+            b = b[os.write(fd, b):]
+
+got, t0 = 0, None
+while got < total:
+    b = read(65536)
+    if not b:
+        time.sleep(0.01)    # end of file before the guest opened: wait
+        continue
+    if t0 is None:
+        t0 = time.monotonic()
+    got += len(b)
+g2h = total / (time.monotonic() - t0) / 1e6
+
+block = bytes(65536)
+t0 = time.monotonic()
+for _ in range(total // 65536):
+    write(block)
+while read(1) != b"K":
+    time.sleep(0.01)
+h2g = total / (time.monotonic() - t0) / 1e6
+print("%.3f %.3f" % (g2h, h2g))
+PY
+
+modprobe vdpa_vserial || die "no module"
+modprobe vhost_vdpa || die "no vhost_vdpa"
+modprobe -r virtio_vdpa 2>/dev/null
+echo 'console:,bench.vdpa' > /sys/module/vdpa_vserial/parameters/ports
+vdpa dev add name vb0 mgmtdev vserial || die "vdpa dev add failed"
+udevadm settle 2>/dev/null
+vhost=$(ls -d /sys/bus/vdpa/devices/vb0/vhost-vdpa-* 2>/dev/null | head -n 1)
+[ -n "$vhost" ] || die "vb0 is not bound to vhost_vdpa"
+host=/dev/$(basename "$(dirname "$(grep -lx bench.vdpa /sys/class/vserial/*/name)")")
+
+guest_initramfs
+ulimit -l unlimited
+qemu-system-x86_64 -machine pc -accel tcg -m 512M -smp 1 \
+	-display none -monitor none -no-reboot -net none \
+	-serial "file:$work/serial.log" \
+	-kernel "/boot/vmlinuz-$KVER" -initrd "$work/initrd.gz" \
+	-append "console=ttyS0 quiet panic=-1 mitigations=off tsc=reliable no_timer_check rdinit=/init" \
+	-device "vhost-vdpa-device-pci,vhostdev=/dev/${vhost##*/}" \
+	-device virtio-serial-pci,id=vser \
+	-chardev "socket,id=qch,path=$work/qemu.sock,server=on,wait=off" \
+	-device virtserialport,bus=vser.0,chardev=qch,name=bench.qemu \
+	> "$work/qemu.log" 2>&1 &
+qemu_pid=$!
+for _ in $(seq 100); do
+	[ -S "$work/qemu.sock" ] && break
+	sleep 0.1
+done
+
+echo "# bench.vdpa: host end $host; bench.qemu: $work/qemu.sock; $BYTES bytes each way"
+read -r vg2h vh2g < <(timeout 900 python3 "$work/measure.py" "$host" "$BYTES") ||
+	die "vdpa transfer failed: $(cat "$work/serial.log" "$work/qemu.log")"
+read -r qg2h qh2g < <(timeout 900 python3 "$work/measure.py" "unix:$work/qemu.sock" "$BYTES") ||
+	die "QEMU virtio-serial transfer failed: $(cat "$work/serial.log" "$work/qemu.log")"
+grep GUEST: "$work/serial.log" | sed 's/^/# /'
+
+{
+	echo "metric,transport,direction,size,ports,value,unit"
+	echo "nested,vdpa,g2h,65536,1,$vg2h,MB/s"
+	echo "nested,vdpa,h2g,65536,1,$vh2g,MB/s"
+	echo "nested,qemu,g2h,65536,1,$qg2h,MB/s"
+	echo "nested,qemu,h2g,65536,1,$qh2g,MB/s"
+} > "$out"
+cat "$out"
