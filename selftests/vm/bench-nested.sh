@@ -11,17 +11,22 @@
 #     whose host end is /dev/vserialN;
 #   - QEMU's -device virtio-serial-pci with a virtserialport bench.qemu on
 #     a UNIX socket chardev, the host end a socket.
-# The guest moves BYTES through each port, guest to host (dd of 64 KiB
-# blocks), then host to guest (read to the end, then one byte back).
-# The host times both from its end, in MB/s, and writes CSV rows
+# The guest moves BYTES (NESTED_BENCH_BYTES, default 8 MiB) through each
+# port, guest to host (dd of 64 KiB blocks), then host to guest (read to
+# the end, then one byte back), REPS times (NESTED_BENCH_REPS, default 3).
+# The host times both from its end, in MB/s, with the CPU time the whole
+# test VM spent meanwhile (guest emulation included), and writes the
+# medians as CSV rows
 #   nested,vdpa|qemu,g2h|h2g,65536,1,MB/s
+#   nested_cpu,vdpa|qemu,g2h|h2g,65536,1,s/GiB
 # Nested TCG is slow: the figures prove the ratio, not absolute speed.
 
 set -u
 
 out=${1:?usage: bench-nested.sh OUT.csv}
 KVER=$(uname -r)
-BYTES=${NESTED_BENCH_BYTES:-16777216}
+BYTES=${NESTED_BENCH_BYTES:-8388608}
+REPS=${NESTED_BENCH_REPS:-3}
 work=$(mktemp -d /tmp/bench-nested.XXXXXX)
 qemu_pid=
 
@@ -58,9 +63,19 @@ done
 for p in bench.vdpa bench.qemu; do
 	dev=\$(port \$p)
 	say "\$p is \$dev"
-	dd if=/dev/zero of=\$dev bs=65536 count=$((BYTES / 65536)) 2>/dev/null
-	head -c $BYTES \$dev > /dev/null
-	printf K > \$dev
+	for r in \$(seq $REPS); do
+		# One open per exchange: the driver discards received data
+		# that nobody reads when the port is closed.
+		exec 3<>\$dev
+		dd if=/dev/zero bs=65536 count=$((BYTES / 65536)) >&3 2>/dev/null
+		head -c $BYTES <&3 > /dev/null
+		printf K >&3
+		exec 3>&-
+	done
+done
+# Interrupts the guest took per virtqueue (vectors that fired)
+grep virtio /proc/interrupts | while read -r irq n rest; do
+	[ "\$n" != 0 ] && say "irq \$n \${rest##* }"
 done
 say "BENCH-DONE"
 sleep 1000
@@ -73,9 +88,9 @@ GUEST
 # to host from the first byte to the last, host to guest from the first
 # write to the byte the guest sends back when it has read everything.
 cat > "$work/measure.py" <<'PY'
-import os, socket, sys, time
+import os, socket, statistics, sys, time
 
-spec, total = sys.argv[1], int(sys.argv[2])
+spec, total, reps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 if spec.startswith("unix:"):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.connect(spec[5:])
@@ -87,32 +102,48 @@ else:
         while b:
             b = b[os.write(fd, b):]
 
-got, t0 = 0, None
-while got < total:
-    b = read(65536)
-    if not b:
-        time.sleep(0.01)    # end of file before the guest opened: wait
-        continue
-    if t0 is None:
-        t0 = time.monotonic()
-    got += len(b)
-g2h = total / (time.monotonic() - t0) / 1e6
+def busy():
+    """Seconds the whole test VM has been busy (all CPUs, /proc/stat)."""
+    with open("/proc/stat") as f:
+        t = [int(x) for x in f.readline().split()[1:]]
+    return (sum(t) - t[3] - t[4]) / os.sysconf("SC_CLK_TCK")
 
-block = bytes(65536)
-t0 = time.monotonic()
-for _ in range(total // 65536):
-    write(block)
-while read(1) != b"K":
-    time.sleep(0.01)
-h2g = total / (time.monotonic() - t0) / 1e6
-print("%.3f %.3f" % (g2h, h2g))
+def exchange():
+    got, t0, c0 = 0, None, None
+    while got < total:
+        b = read(65536)
+        if not b:
+            time.sleep(0.01)    # end of file: the guest has not opened yet
+            continue
+        if t0 is None:
+            t0, c0 = time.monotonic(), busy()
+        got += len(b)
+    g2h = total / (time.monotonic() - t0) / 1e6
+    g2h_cpu = (busy() - c0) * 2**30 / total
+
+    block = bytes(65536)
+    t0, c0 = time.monotonic(), busy()
+    for _ in range(total // 65536):
+        write(block)
+    while read(1) != b"K":
+        time.sleep(0.01)
+    h2g = total / (time.monotonic() - t0) / 1e6
+    return g2h, h2g, g2h_cpu, (busy() - c0) * 2**30 / total
+
+runs = [exchange() for _ in range(reps)]
+print(" ".join("%.3f" % statistics.median(r[i] for r in runs)
+               for i in range(4)))
+for r in runs:
+    print("# %s: g2h %.3f h2g %.3f MB/s, CPU %.1f %.1f s/GiB" % ((spec,) + r),
+          file=sys.stderr)
 PY
 
 modprobe vdpa_vserial || die "no module"
 modprobe vhost_vdpa || die "no vhost_vdpa"
 modprobe -r virtio_vdpa 2>/dev/null
 echo 'console:,bench.vdpa' > /sys/module/vdpa_vserial/parameters/ports
-vdpa dev add name vb0 mgmtdev vserial || die "vdpa dev add failed"
+vdpa dev add name vb0 mgmtdev vserial ${NESTED_FEATURES:+device_features $NESTED_FEATURES} ||
+	die "vdpa dev add failed"
 udevadm settle 2>/dev/null
 vhost=$(ls -d /sys/bus/vdpa/devices/vb0/vhost-vdpa-* 2>/dev/null | head -n 1)
 [ -n "$vhost" ] || die "vb0 is not bound to vhost_vdpa"
@@ -137,10 +168,19 @@ for _ in $(seq 100); do
 done
 
 echo "# bench.vdpa: host end $host; bench.qemu: $work/qemu.sock; $BYTES bytes each way"
-read -r vg2h vh2g < <(timeout 900 python3 "$work/measure.py" "$host" "$BYTES") ||
-	die "vdpa transfer failed: $(cat "$work/serial.log" "$work/qemu.log")"
-read -r qg2h qh2g < <(timeout 900 python3 "$work/measure.py" "unix:$work/qemu.sock" "$BYTES") ||
-	die "QEMU virtio-serial transfer failed: $(cat "$work/serial.log" "$work/qemu.log")"
+# measure NAME END: one port's figures into $work/NAME
+measure() {
+	timeout "${NESTED_BENCH_TIMEOUT:-900}" python3 "$work/measure.py" "$2" "$BYTES" "$REPS" > "$work/$1" ||
+		die "$1 transfer failed: $(cat "$work/serial.log" "$work/qemu.log" 2>&1)"
+}
+measure vdpa "$host"
+measure qemu "unix:$work/qemu.sock"
+read -r vg2h vh2g vg2hc vh2gc < "$work/vdpa"
+read -r qg2h qh2g qg2hc qh2gc < "$work/qemu"
+for _ in $(seq 300); do
+	grep -q BENCH-DONE "$work/serial.log" && break
+	sleep 0.1
+done
 grep GUEST: "$work/serial.log" | sed 's/^/# /'
 
 {
@@ -149,5 +189,9 @@ grep GUEST: "$work/serial.log" | sed 's/^/# /'
 	echo "nested,vdpa,h2g,65536,1,$vh2g,MB/s"
 	echo "nested,qemu,g2h,65536,1,$qg2h,MB/s"
 	echo "nested,qemu,h2g,65536,1,$qh2g,MB/s"
+	echo "nested_cpu,vdpa,g2h,65536,1,$vg2hc,s/GiB"
+	echo "nested_cpu,vdpa,h2g,65536,1,$vh2gc,s/GiB"
+	echo "nested_cpu,qemu,g2h,65536,1,$qg2hc,s/GiB"
+	echo "nested_cpu,qemu,h2g,65536,1,$qh2gc,s/GiB"
 } > "$out"
 cat "$out"

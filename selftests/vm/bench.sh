@@ -114,6 +114,11 @@ ratio()
 		printf '  %-46s %8s %8s\n' "ratio (>= 2)" \
 			"$(ratio "$(v nested vdpa g2h 65536 1)" "$(v nested qemu g2h 65536 1)")" \
 			"$(ratio "$(v nested vdpa h2g 65536 1)" "$(v nested qemu h2g 65536 1)")"
+		echo "  CPU time of the whole test VM per GiB (s)"
+		printf '  %-46s %8s %8s\n' "vdpa_vserial" \
+			"$(v nested_cpu vdpa g2h 65536 1)" "$(v nested_cpu vdpa h2g 65536 1)"
+		printf '  %-46s %8s %8s\n' "QEMU virtio-serial-pci" \
+			"$(v nested_cpu qemu g2h 65536 1)" "$(v nested_cpu qemu h2g 65536 1)"
 		echo
 	fi
 	echo "Targets: 64 KiB h2g/pipe $(ratio "$(v throughput vserial h2g 65536 1)" "$(v throughput pipe - 65536 1)")," \
