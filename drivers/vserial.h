@@ -57,6 +57,12 @@
 #define VSERIAL_CHAIN_MAX	VSERIAL_VQ_NUM_MAX
 /* Buffers completed by one kick before the rest goes to the worker. */
 #define VSERIAL_KICK_BUDGET	256
+/*
+ * Descriptors one kick walks to drain console output (interrupts may be
+ * off), and one read() or write() walks, before it lets others run.
+ */
+#define VSERIAL_KICK_WALK	1024
+#define VSERIAL_XFER_WALK	4096
 
 /* Features the device can offer. */
 #define VSERIAL_FEATURES	(BIT_ULL(VIRTIO_F_VERSION_1) |		\
@@ -72,7 +78,7 @@ struct vserial_cfg_dev;
 
 /* Where the consumer of a descriptor chain stands. */
 struct vsq_chain {
-	u64 table;		/* IOVA of the indirect table, 0 if direct */
+	u64 table;		/* IOVA of the indirect table, if indirect */
 	u64 addr;		/* IOVA of the rest of the current segment */
 	u32 len;		/* bytes left in the current segment */
 	u32 table_num;		/* entries of the indirect table */
@@ -81,6 +87,7 @@ struct vsq_chain {
 	u16 head;		/* head index, reported in the used ring */
 	u16 next;		/* next descriptor, valid if has_next */
 	bool has_next;
+	bool indirect;		/* walking the indirect table at @table */
 	bool write;		/* current segment is device-writable */
 };
 
@@ -97,6 +104,7 @@ struct vsq {
 	u16 used_idx;		/* shadow of used->idx */
 	u16 signalled_used;	/* used->idx at the last interrupt */
 	u32 completed;		/* buffers used, see vsq_take_completed() */
+	u32 walked;		/* descriptors read, for work budgets */
 	bool signalled_valid;
 	bool ready;
 	bool broken;		/* malformed ring: stopped until reset */
@@ -292,7 +300,8 @@ bool vsq_arm(struct vsq *vq);
 void vsq_fail(struct vsq *vq, const char *why);
 ssize_t vsq_read_iter(struct vsq *vq, struct iov_iter *to);
 ssize_t vsq_write_iter(struct vsq *vq, struct iov_iter *from);
-int vsq_console_drain(struct vsq *vq, struct vserial_port *port);
+int vsq_console_drain(struct vsq *vq, struct vserial_port *port, u32 *budget);
+void vsq_unpop(struct vsq *vq);
 unsigned int vsq_take_completed(struct vsq *vq);
 int vs_guest_read(struct vserial_dev *vs, u64 iova, void *buf, size_t len);
 

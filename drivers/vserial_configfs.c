@@ -130,6 +130,42 @@ static bool vserial_cfg_name_taken(struct vserial_cfg_dev *cfg,
 	return false;
 }
 
+/* A port directory of @cfg is called @dir, made or still to be made. */
+static bool vserial_cfg_dir_taken(struct vserial_cfg_dev *cfg, const char *dir)
+{
+	struct vserial_cfg_port *cp;
+
+	list_for_each_entry(cp, &cfg->ports, node)
+		if (!strcmp(config_item_name(&cp->group.cg_item), dir))
+			return true;
+	return false;
+}
+
+/*
+ * The enabled ports of template @cfg fit in @max ids: explicit ids below
+ * it, and enough free ids for the others (id 0 only for a console).
+ */
+static bool vserial_cfg_fits(struct vserial_cfg_dev *cfg, unsigned int max)
+{
+	unsigned int used = 0, autos = 0, zero = 0, auto_console = 0;
+	struct vserial_cfg_port *cp;
+
+	list_for_each_entry(cp, &cfg->ports, node) {
+		if (!cp->enabled)
+			continue;
+		if (cp->id >= (int)max)
+			return false;
+		if (cp->id < 0) {
+			autos++;
+			auto_console |= cp->console;
+		} else {
+			used++;
+			zero |= !cp->id;
+		}
+	}
+	return autos <= max - 1 - (used - zero) + (!zero && auto_console);
+}
+
 /*
  * The id @cp gets when plugged: its own, or the lowest free one (a
  * console port tries 0 first; id 0 is otherwise left to consoles, as
@@ -207,24 +243,25 @@ static ssize_t vserial_cfg_port_name_store(struct config_item *item,
 {
 	struct vserial_cfg_port *cp = to_cfg_port(item);
 	char name[VSERIAL_PORT_NAME_MAX + 2];
+	char *p;
 	int ret;
 
 	if (count > VSERIAL_PORT_NAME_MAX + 1)
 		return -ENAMETOOLONG;
 	memcpy(name, page, count);
 	name[count] = '\0';
-	strim(name);
-	ret = vserial_port_name_valid(name);
+	p = strim(name);
+	ret = vserial_port_name_valid(p);
 	if (ret)
 		return ret;
 
 	mutex_lock(&vserial_cfg_mutex);
 	if (cp->enabled)
 		ret = -EBUSY;
-	else if (vserial_cfg_name_taken(cp->cfg, name, cp))
+	else if (vserial_cfg_name_taken(cp->cfg, p, cp))
 		ret = -EEXIST;
 	else
-		strscpy(cp->name, name, sizeof(cp->name));
+		strscpy(cp->name, p, sizeof(cp->name));
 	mutex_unlock(&vserial_cfg_mutex);
 	return ret ?: count;
 }
@@ -320,10 +357,14 @@ static ssize_t vserial_cfg_port_enable_store(struct config_item *item,
 		goto out;
 	if (enable) {
 		/* A template only records it; the device plugs it. */
-		if (cp->cfg->vs)
+		if (cp->cfg->vs) {
 			ret = vserial_cfg_port_create(cp, cp->cfg->vs, true);
-		else if (cp->id < 0 && vserial_cfg_pick_id(cp) < 0)
-			ret = -ENOSPC;
+		} else {
+			cp->enabled = true;
+			if (!vserial_cfg_fits(cp->cfg, cp->cfg->max_ports))
+				ret = -ENOSPC;
+			cp->enabled = false;
+		}
 	} else {
 		vserial_cfg_port_destroy(cp, true);
 	}
@@ -412,7 +453,8 @@ static struct config_group *vserial_cfg_port_make(struct config_group *group,
 	mutex_lock(&vserial_cfg_mutex);
 	if (cfg->dying) {
 		cp = ERR_PTR(-ENOENT);
-	} else if (vserial_cfg_name_taken(cfg, dir, NULL)) {
+	} else if (vserial_cfg_name_taken(cfg, dir, NULL) ||
+		   vserial_cfg_dir_taken(cfg, dir)) {
 		cp = ERR_PTR(-EEXIST);
 	} else {
 		cp = vserial_cfg_port_alloc(cfg, dir, dir);
@@ -488,6 +530,10 @@ static ssize_t vserial_cfg_dev_max_ports_store(struct config_item *item,
 			ret = -ERANGE;
 			goto out;
 		}
+	}
+	if (!vserial_cfg_fits(cfg, max)) {
+		ret = -ENOSPC;
+		goto out;
 	}
 	WRITE_ONCE(cfg->max_ports, max);
 out:
@@ -734,6 +780,12 @@ static struct vserial_cfg_dev *vserial_cfg_from_params(const char *name,
 			goto out;
 		}
 		snprintf(dir, sizeof(dir), "port%u", id);
+		if (vserial_cfg_dir_taken(cfg, *entry ? entry : dir)) {
+			pr_err("vdpa_vserial: %s: two ports would be directory \"%s\"\n",
+			       name, *entry ? entry : dir);
+			ret = -EEXIST;
+			goto out;
+		}
 		cp = vserial_cfg_port_alloc(cfg, *entry ? entry : dir, entry);
 		if (!cp) {
 			ret = -ENOMEM;
@@ -776,6 +828,14 @@ struct vserial_cfg_dev *vserial_cfg_claim(const char *name, bool multiport)
 	unsigned int max_ports;
 	int tries = 0, ret;
 	char *spec;
+
+	/* The name is a configfs directory's too. */
+	if (!*name || strchr(name, '/') || !strcmp(name, ".") ||
+	    !strcmp(name, "..") || strlen(name) > NAME_MAX) {
+		pr_err("vdpa_vserial: \"%s\" cannot name a device: no '/', '.' or '..'\n",
+		       name);
+		return ERR_PTR(-EINVAL);
+	}
 
 	for (;;) {
 		mutex_lock(&vserial_cfg_mutex);
@@ -933,21 +993,34 @@ void vserial_cfg_register(struct vserial_cfg_dev *cfg)
 	if (!cfg->kernel_made || cfg->registered)
 		return;
 	ret = configfs_register_group(&vserial_subsys.su_group, &cfg->group);
-	if (ret)
-		goto err;
+	if (ret) {
+		pr_warn("vdpa_vserial: %s: no configfs directory: %d\n",
+			config_item_name(&cfg->group.cg_item), ret);
+		return;
+	}
 	cfg->registered = true;
+
+	/*
+	 * ports/ takes mkdir and rmdir from now on: walk the list under the
+	 * mutex, dropping it only to register.  Kernel-made ports stay: only
+	 * vserial_cfg_unregister() removes them, and the vdpa core does not
+	 * run it meanwhile.
+	 */
+	mutex_lock(&vserial_cfg_mutex);
 	list_for_each_entry(cp, &cfg->ports, node) {
 		if (!cp->kernel_made)
 			continue;
+		mutex_unlock(&vserial_cfg_mutex);
 		ret = configfs_register_group(&cfg->ports_group, &cp->group);
+		mutex_lock(&vserial_cfg_mutex);
 		if (ret)
-			goto err;
-		cp->registered = true;
+			pr_warn("vdpa_vserial: %s: no configfs directory for port %s: %d\n",
+				config_item_name(&cfg->group.cg_item),
+				config_item_name(&cp->group.cg_item), ret);
+		else
+			cp->registered = true;
 	}
-	return;
-err:
-	pr_warn("vdpa_vserial: %s: no configfs directory: %d\n",
-		config_item_name(&cfg->group.cg_item), ret);
+	mutex_unlock(&vserial_cfg_mutex);
 }
 
 int vserial_configfs_init(void)

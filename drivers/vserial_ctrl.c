@@ -76,6 +76,11 @@ void vserial_ctrl_plug(struct vserial_port *port)
 	if (vs->device_ready && vs_multiport(vs)) {
 		port->guest_state = VSERIAL_GUEST_ADDED;
 		vserial_ctrl_queue_locked(port, VSERIAL_CTRL_ADD);
+	} else if (!vs_multiport(vs) && !port->id &&
+		   (vs->status & VIRTIO_CONFIG_S_DRIVER_OK)) {
+		/* Without MULTIPORT, port 0 is open while the driver runs. */
+		port->guest_state = VSERIAL_GUEST_READY;
+		port->guest_connected = true;
 	}
 	spin_unlock(&vs->lock);
 	trace_vserial_port(port, VSERIAL_EV_PLUG);
@@ -372,10 +377,12 @@ void vserial_ctrl_handle_tx(struct vserial_dev *vs)
 	unsigned long flags;
 	bool irq, more = false, queued;
 	int done = 0;
+	u32 start;
 	int r;
 
 	read_lock_irqsave(&vs->mem_lock, flags);
 	spin_lock(&vq->lock);
+	start = vq->walked;
 	for (;;) {
 		r = vsq_next_chain(vq);
 		if (r < 0)
@@ -385,7 +392,8 @@ void vserial_ctrl_handle_tx(struct vserial_dev *vs)
 				continue;
 			break;
 		}
-		if (done++ == VSERIAL_KICK_BUDGET) {
+		if (done++ == VSERIAL_KICK_BUDGET ||
+		    vq->walked - start >= VSERIAL_KICK_WALK) {
 			more = true;
 			break;
 		}

@@ -34,6 +34,8 @@ struct vserial_port *vserial_port_of_vq(struct vsq *vq)
 /* Something changed that a reader, writer or poller waits for. */
 void vserial_port_wake(struct vserial_port *port)
 {
+	/* Whatever changed is visible to whoever sees the new count. */
+	smp_mb__before_atomic();
 	atomic_inc(&port->wake_seq);
 	wake_up_interruptible_poll(&port->wq, EPOLLIN | EPOLLOUT | EPOLLHUP);
 }
@@ -61,6 +63,17 @@ static bool vserial_port_broken(struct vserial_port *port)
 }
 
 /*
+ * @port holds its id's queues.  Not yet, between its host end appearing
+ * and its plugging in, nor after a failed plug: its host end then
+ * behaves as if the driver had not opened the port.  Called with
+ * vs->mem_sem held.
+ */
+static bool vserial_port_installed(struct vserial_port *port)
+{
+	return port->vs->ports[port->id] == port;
+}
+
+/*
  * Drain transmit queue @vq now, in the caller's context: console output
  * into the console buffer of @port, and the queues of ids without a
  * port into nowhere (the driver must not wait on them forever).  Called
@@ -69,17 +82,18 @@ static bool vserial_port_broken(struct vserial_port *port)
 static void vserial_tx_drain(struct vserial_dev *vs, struct vsq *vq,
 			     struct vserial_port *port)
 {
-	bool irq, more = false;
+	u32 budget = VSERIAL_KICK_WALK;
+	bool irq, more;
 	int done = 0, r;
 
+	/* One budget for the whole call: the driver may keep adding. */
 	spin_lock(&vq->lock);
 	do {
-		r = vsq_console_drain(vq, port);
-		if (r == -EAGAIN)
-			more = true;
-		else if (r > 0)
+		r = vsq_console_drain(vq, port, &budget);
+		if (r > 0)
 			done += r;
 	} while (r >= 0 && vsq_arm(vq));
+	more = r == -EAGAIN;
 	irq = vsq_publish(vq);
 	spin_unlock(&vq->lock);
 
@@ -226,7 +240,11 @@ static ssize_t vserial_port_try_read(struct vserial_port *port,
 		goto out;
 	}
 
-	if (port->console) {
+	/* User memory is not faulted in under mem_sem: see the caller. */
+	pagefault_disable();
+	if (!vserial_port_installed(port)) {
+		ret = 0;
+	} else if (port->console) {
 		ret = vserial_console_read(port, to);
 		if (!ret && vserial_port_broken(port))
 			ret = -EIO;
@@ -247,11 +265,32 @@ static ssize_t vserial_port_try_read(struct vserial_port *port,
 		if (ret == -EAGAIN)
 			atomic_inc(&port->wake_seq);
 	}
+	pagefault_enable();
 	if (!ret && vserial_port_guest_connected(port))
 		ret = -EAGAIN;
 out:
 	up_read(&vs->mem_sem);
 	return ret;
+}
+
+/*
+ * Between attempts: a user buffer that faulted is faulted in here,
+ * without the device's locks (a fault may take any time: userfaultfd,
+ * FUSE), and a busy retry lets others run.  Returns 0 to retry.
+ */
+static int vserial_port_retry(struct iov_iter *iter, ssize_t ret, bool write)
+{
+	size_t size = min_t(size_t, iov_iter_count(iter), PAGE_SIZE);
+
+	if (ret == -EFAULT) {
+		if ((write ? fault_in_iov_iter_readable(iter, size) :
+			     fault_in_iov_iter_writeable(iter, size)) == size)
+			return -EFAULT;
+	}
+	if (signal_pending(current))
+		return -ERESTARTSYS;
+	cond_resched();
+	return 0;
 }
 
 ssize_t vserial_port_read(struct vserial_port *port, struct iov_iter *to,
@@ -264,18 +303,27 @@ ssize_t vserial_port_read(struct vserial_port *port, struct iov_iter *to,
 		return 0;
 
 	for (;;) {
-		seq = atomic_read(&port->wake_seq);
+		seq = atomic_read_acquire(&port->wake_seq);
 		if (mutex_lock_interruptible(&port->rlock))
 			return -ERESTARTSYS;
 		ret = vserial_port_try_read(port, to);
 		mutex_unlock(&port->rlock);
 
+		if (ret == -EFAULT) {
+			ret = vserial_port_retry(to, ret, false);
+			if (ret)
+				return ret;
+			continue;
+		}
 		if (ret != -EAGAIN || nonblock)
 			return ret;
 		atomic64_inc(&port->stats.reader_blocked);
 		if (wait_event_interruptible(port->wq,
 					     atomic_read(&port->wake_seq) != seq))
 			return -ERESTARTSYS;
+		ret = vserial_port_retry(to, 0, false);
+		if (ret)
+			return ret;
 	}
 }
 
@@ -295,10 +343,14 @@ static ssize_t vserial_port_try_write(struct vserial_port *port,
 		ret = -ENODEV;
 	} else if (vserial_port_broken(port)) {
 		ret = -EIO;
-	} else if (!vserial_port_guest_connected(port) || !vsq_usable(vq)) {
+	} else if (!vserial_port_installed(port) ||
+		   !vserial_port_guest_connected(port) || !vsq_usable(vq)) {
 		ret = -EAGAIN;
 	} else {
+		/* User memory is not faulted in under mem_sem. */
+		pagefault_disable();
 		ret = vsq_write_iter(vq, from);
+		pagefault_enable();
 		atomic64_add(vsq_take_completed(vq),
 			     &port->stats.buffers_to_guest);
 		if (ret > 0)
@@ -322,7 +374,7 @@ ssize_t vserial_port_write(struct vserial_port *port, struct iov_iter *from,
 	int seq;
 
 	while (iov_iter_count(from)) {
-		seq = atomic_read(&port->wake_seq);
+		seq = atomic_read_acquire(&port->wake_seq);
 		if (mutex_lock_interruptible(&port->wlock))
 			return total ?: -ERESTARTSYS;
 		ret = vserial_port_try_write(port, from);
@@ -330,6 +382,13 @@ ssize_t vserial_port_write(struct vserial_port *port, struct iov_iter *from,
 
 		if (ret > 0) {
 			total += ret;
+			cond_resched();
+			continue;
+		}
+		if (ret == -EFAULT) {
+			ret = vserial_port_retry(from, ret, true);
+			if (ret)
+				return total ?: ret;
 			continue;
 		}
 		if (ret != -EAGAIN || nonblock)
@@ -338,6 +397,9 @@ ssize_t vserial_port_write(struct vserial_port *port, struct iov_iter *from,
 		if (wait_event_interruptible(port->wq,
 					     atomic_read(&port->wake_seq) != seq))
 			return total ?: -ERESTARTSYS;
+		ret = vserial_port_retry(from, 0, true);
+		if (ret)
+			return total ?: ret;
 	}
 	return total;
 }
@@ -356,6 +418,10 @@ __poll_t vserial_port_poll(struct vserial_port *port)
 
 	if (port->dead) {
 		mask = EPOLLIN | EPOLLRDNORM | EPOLLHUP | EPOLLERR;
+		goto out;
+	}
+	if (!vserial_port_installed(port)) {
+		mask = EPOLLHUP;
 		goto out;
 	}
 
@@ -534,8 +600,11 @@ int vserial_port_plug(struct vserial_port *port)
 	if (ret)
 		return ret;
 	ret = vserial_port_install(port);
-	if (ret)
+	if (ret) {
+		WRITE_ONCE(port->dead, true);
+		vserial_port_wake(port);
 		vserial_cdev_del(port);
+	}
 	return ret;
 }
 

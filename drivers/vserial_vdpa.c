@@ -95,8 +95,10 @@ static void vserial_work(struct work_struct *work)
 	}
 
 	down_read(&vs->mem_sem);
+	/* Not while suspended: resume schedules us again. */
 	for_each_set_bit(i, vs->irq_pending, vs->nvqs)
-		if (test_and_clear_bit(i, vs->irq_pending))
+		if (!READ_ONCE(vs->suspended) &&
+		    test_and_clear_bit(i, vs->irq_pending))
 			vserial_dev_irq(&vs->vqs[i]);
 
 	spin_lock_irqsave(&vs->lock, flags);
@@ -119,6 +121,9 @@ static int vs_set_vq_address(struct vdpa_device *vdpa, u16 idx, u64 desc_area,
 	if (!vq)
 		return -EINVAL;
 	vs_quiesce(vs, &flags);
+	if (vq->desc_addr != desc_area || vq->avail_addr != driver_area ||
+	    vq->used_addr != device_area)
+		vsq_unpop(vq);
 	vq->desc_addr = desc_area;
 	vq->avail_addr = driver_area;
 	vq->used_addr = device_area;
@@ -135,6 +140,8 @@ static void vs_set_vq_num(struct vdpa_device *vdpa, u16 idx, u32 num)
 	if (!vq)
 		return;
 	vs_quiesce(vs, &flags);
+	if (vq->num != num)
+		vsq_unpop(vq);
 	vq->num = num;
 	vs_unquiesce(vs, flags);
 }

@@ -310,14 +310,15 @@ static int vsq_chain_advance(struct vsq *vq)
 
 	c->len = 0;
 	while (c->has_next) {
-		u32 max = c->table ? c->table_num : vq->num;
-		u64 base = c->table ? c->table : vq->desc_addr;
+		u32 max = c->indirect ? c->table_num : vq->num;
+		u64 base = c->indirect ? c->table : vq->desc_addr;
 
 		if (c->next >= max)
 			return vsq_bad(vq, "descriptor index out of range");
 		/* No chain visits more descriptors than its table has. */
 		if (++c->seen > max)
 			return vsq_bad(vq, "descriptor chain loops or exceeds the ring");
+		vq->walked++;
 		if (vs_guest_read(vq->vs, base + (u64)c->next * VSQ_DESC_SIZE,
 				  &desc, sizeof(desc)))
 			return vsq_bad(vq, "descriptor not mapped");
@@ -327,7 +328,7 @@ static int vsq_chain_advance(struct vsq *vq)
 		len = le32_to_cpu(desc.len);
 
 		if (dflags & VRING_DESC_F_INDIRECT) {
-			if (c->table)
+			if (c->indirect)
 				return vsq_bad(vq, "nested indirect table");
 			if (!vs_has_feature(vq->vs, VIRTIO_RING_F_INDIRECT_DESC))
 				return vsq_bad(vq, "indirect descriptor not negotiated");
@@ -337,6 +338,7 @@ static int vsq_chain_advance(struct vsq *vq)
 			    len / VSQ_DESC_SIZE > VSERIAL_CHAIN_MAX ||
 			    addr + len < addr)
 				return vsq_bad(vq, "bad indirect table");
+			c->indirect = true;
 			c->table = addr;
 			c->table_num = len / VSQ_DESC_SIZE;
 			c->next = 0;
@@ -374,10 +376,10 @@ int vsq_next_chain(struct vsq *vq)
 	u16 avail, head;
 	int r;
 
-	if (vq->chain_active)
-		return 1;
 	if (!vsq_usable(vq))
 		return -EIO;
+	if (vq->chain_active)
+		return 1;
 
 	r = vsq_get16(vq, vsq_avail_idx_addr(vq), &avail);
 	if (r)
@@ -491,7 +493,7 @@ bool vsq_publish(struct vsq *vq)
 	u16 old, event, aflags;
 	bool valid;
 
-	if (vq->broken || !vq->ready)
+	if (vq->broken || !vq->ready || READ_ONCE(vq->vs->suspended))
 		return false;
 	if (vq->signalled_valid && vq->signalled_used == vq->used_idx)
 		return false;
@@ -552,17 +554,20 @@ bool vsq_arm(struct vsq *vq)
  * Move bytes between user memory and the queue's buffers: out of the
  * transmit buffers (read(2)) or into the receive buffers (write(2)).
  * A transmit buffer is returned once it is consumed; a receive buffer
- * once it is full or the data ends.  Returns the bytes moved, or an error
- * if nothing moved.
+ * once it is full or the data ends.  Returns the bytes moved (0 also
+ * when the walk budget ran out on empty buffers: the caller retries), or
+ * an error if nothing moved; -EFAULT if user memory faulted.
  */
 static ssize_t vsq_xfer_iter(struct vsq *vq, struct iov_iter *iter)
 {
 	struct vsq_chain *c = &vq->chain;
 	bool to_guest = vq->device_writes;
+	u32 start = vq->walked;
 	ssize_t total = 0;
 	int r = 0;
 
-	while (iov_iter_count(iter)) {
+	/* Bounded: empty buffers move no bytes, but cost a walk each. */
+	while (iov_iter_count(iter) && vq->walked - start < VSERIAL_XFER_WALK) {
 		size_t want;
 		ssize_t n;
 
@@ -615,36 +620,81 @@ ssize_t vsq_write_iter(struct vsq *vq, struct iov_iter *from)
 }
 
 /*
- * Take console output at once (see struct vserial_port).  Runs in the
- * kicker's context, under vq->lock.  Returns the number of buffers
- * completed, or -EAGAIN if the budget ran out with more buffers waiting.
+ * The current segment of the active chain is console output: copy what
+ * the console buffer of @port has room for, count the rest as dropped
+ * without reading it, and move on to the next segment.
  */
-int vsq_console_drain(struct vsq *vq, struct vserial_port *port)
+static int vsq_console_take(struct vsq *vq, struct vserial_port *port)
 {
+	struct vsq_chain *c = &vq->chain;
 	u8 buf[128];
-	int done = 0;
-	int n;
 
-	while (vsq_next_chain(vq) > 0) {
-		if (done == VSERIAL_KICK_BUDGET)
-			return -EAGAIN;
-		while ((n = vsq_chain_read(vq, buf, sizeof(buf))) > 0) {
-			unsigned int in = 0;
+	if (port)
+		atomic64_add(c->len, &port->stats.bytes_from_guest);
+	while (port && c->len && !kfifo_is_full(&port->cons_fifo)) {
+		u32 n = min_t(u32, c->len, kfifo_avail(&port->cons_fifo));
 
-			if (!port)
-				continue;
-			in = kfifo_in(&port->cons_fifo, buf, n);
-			if (in < n)
-				atomic64_add(n - in, &port->cons_dropped);
-			atomic64_add(n, &port->stats.bytes_from_guest);
-		}
-		if (n < 0)
+		n = min_t(u32, n, sizeof(buf));
+
+		if (vs_guest_read(vq->vs, c->addr, buf, n))
+			return vsq_bad(vq, "buffer not mapped");
+		kfifo_in(&port->cons_fifo, buf, n);
+		c->addr += n;
+		c->len -= n;
+	}
+	if (port && c->len)
+		atomic64_add(c->len, &port->cons_dropped);
+	c->len = 0;
+	return vsq_chain_advance(vq);
+}
+
+/*
+ * Take console output at once (see struct vserial_port); return the
+ * queues of ids without a port (@port NULL) unread.  Runs in the
+ * kicker's context, under vq->lock, so its work is bounded: it walks at
+ * most about *@budget descriptors (a chain may be left half-taken for
+ * the next call) and copies at most what the console buffer has room
+ * for.  Returns the number of buffers completed, or -EAGAIN if the
+ * budget ran out with more to do.
+ */
+int vsq_console_drain(struct vsq *vq, struct vserial_port *port, u32 *budget)
+{
+	u32 start = vq->walked;
+	int done = 0, r;
+
+	for (;;) {
+		if (vq->walked - start >= *budget) {
+			r = -EAGAIN;
 			break;
+		}
+		r = vsq_next_chain(vq);
+		if (r <= 0)
+			break;
+		if (vq->chain.len) {
+			r = vsq_console_take(vq, port);
+			if (r < 0)
+				break;
+			continue;
+		}
 		vsq_complete(vq);
 		done++;
 	}
+	*budget -= min(vq->walked - start, *budget);
 	if (port)
 		atomic64_add(vsq_take_completed(vq),
 			     &port->stats.buffers_from_guest);
-	return done;
+	return r == -EAGAIN ? r : done;
+}
+
+/*
+ * The driver moved the ring: give back the chain popped from the old one
+ * (it is popped again from the new ring), keeping the ring state that
+ * get_vq_state reports.
+ */
+void vsq_unpop(struct vsq *vq)
+{
+	if (!vq->chain_active)
+		return;
+	vq->chain_active = false;
+	vq->last_avail_idx--;
 }

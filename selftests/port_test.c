@@ -332,6 +332,88 @@ TEST_F_TIMEOUT(ports, errors, 120)
 }
 
 /*
+ * What configfs and "vdpa dev add" refuse besides: names that cannot be
+ * directories, two ports wanting one directory, template ports that
+ * would not fit their device; names lose surrounding blanks.
+ */
+TEST_F_TIMEOUT(ports, names_and_ids, 120)
+{
+	char buf[300];
+
+	/* A device's name is its configfs directory's. */
+	EXPECT_EQ(-EINVAL, vs_dev_add("..", NULL));
+	EXPECT_EQ(-EINVAL, vs_dev_add("a/b", NULL));
+	/* (the driver core would have named it a!b) */
+	EXPECT_FALSE(vs_dev_exists("a!b"));
+
+	/* Console port 0 is directory port0: no port may be named so. */
+	ASSERT_EQ(0, vs_param_set("ports", "console:,port0"));
+	EXPECT_EQ(-EEXIST, vs_dev_add(VS_DEV, NULL));
+	EXPECT_FALSE(vs_dev_exists(VS_DEV));
+	ASSERT_EQ(0, vs_create(&self->dev, "console:,org.qemu.guest_agent.0",
+			       NULL, 2));
+	EXPECT_EQ(-EEXIST, cfg_mkdir(cfg(VS_DEV, "port0", NULL)));
+	ASSERT_EQ(0, cfg_mkdir(cfg(VS_DEV, "p", NULL)));
+	EXPECT_EQ(0, cfg_set(VS_DEV, "p", "name", "  padded\n"));
+	ASSERT_LT(0, vs_read_str(cfg(VS_DEV, "p", "name"), buf, sizeof(buf)));
+	EXPECT_STREQ("padded", buf);
+	ASSERT_EQ(0, vs_destroy());
+
+	/*
+	 * Template, max_ports 2: ids 0 (a console's) and 1.  One data port
+	 * with an automatic id fits, a second does not; nor does a smaller
+	 * max_ports once they are enabled.
+	 */
+	ASSERT_EQ(0, cfg_mkdir(cfg(VS_DEV2, NULL, NULL)));
+	ASSERT_EQ(0, cfg_set(VS_DEV2, NULL, "max_ports", "2"));
+	ASSERT_EQ(0, cfg_mkdir(cfg(VS_DEV2, "a", NULL)));
+	ASSERT_EQ(0, cfg_mkdir(cfg(VS_DEV2, "b", NULL)));
+	ASSERT_EQ(0, cfg_mkdir(cfg(VS_DEV2, "c", NULL)));
+	ASSERT_EQ(0, cfg_set(VS_DEV2, "a", "enable", "1"));
+	EXPECT_EQ(-ENOSPC, cfg_set(VS_DEV2, "b", "enable", "1"));
+	ASSERT_EQ(0, cfg_set(VS_DEV2, "c", "console", "1"));
+	EXPECT_EQ(0, cfg_set(VS_DEV2, "c", "enable", "1"));
+	EXPECT_EQ(-ENOSPC, cfg_set(VS_DEV2, NULL, "max_ports", "1"));
+	ASSERT_EQ(0, cfg_set(VS_DEV2, NULL, "max_ports", "3"));
+	EXPECT_EQ(0, cfg_set(VS_DEV2, "b", "enable", "1"));
+	EXPECT_EQ(-ENOSPC, cfg_set(VS_DEV2, NULL, "max_ports", "2"));
+	/* ... and the device it makes has them all. */
+	ASSERT_EQ(0, vs_dev_add(VS_DEV2, NULL));
+	vs_settle();
+	ASSERT_EQ(0, vs_dev_wait(&self->dev, VS_DEV2, 3, 0, 60000));
+	ASSERT_EQ(0, vs_dev_del(VS_DEV2));
+}
+
+/*
+ * Without MULTIPORT, console port 0 unplugged and plugged again while the
+ * driver runs is open at once, as at start: data flows to its hvc.
+ */
+TEST_F_TIMEOUT(ports, replug_single_port, 120)
+{
+	uint64_t f = VS_F_ALL & ~VS_F_MULTIPORT;
+	char guest[sizeof(self->dev.port[0].guest)];
+	struct vs_port *p;
+	int hfd, gfd;
+
+	ASSERT_EQ(0, vs_create(&self->dev, NULL, &f, 1));
+	p = vs_port_by_id(&self->dev, 0);
+	ASSERT_NE(NULL, p);
+	snprintf(guest, sizeof(guest), "%s", p->guest);
+	ASSERT_EQ(0, cfg_set(VS_DEV, "port0", "enable", "0"));
+	ASSERT_EQ(0, vs_wait_exists(p->sys, false, 5000));
+	ASSERT_EQ(0, cfg_set(VS_DEV, "port0", "enable", "1"));
+	vs_settle();
+	ASSERT_EQ(1, vs_dev_scan(&self->dev, VS_DEV));
+	p = vs_port_by_id(&self->dev, 0);
+	ASSERT_NE(NULL, p);
+	snprintf(p->guest, sizeof(p->guest), "%s", guest);
+	ASSERT_EQ(0, vs_connect(p, 0, 0, &hfd, &gfd));
+	EXPECT_EQ(0, exchange(hfd, gfd, 4096, 7));
+	close(gfd);
+	close(hfd);
+}
+
+/*
  * Unplugging a port whose host end is open: a blocked reader gets end of
  * file, writes fail with ENODEV, poll says POLLHUP | POLLERR; closing is
  * fine and frees the port.

@@ -37,6 +37,8 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <linux/userfaultfd.h>
 
 #include "kselftest_harness.h"
 #include "vdpa_user.h"
@@ -1364,6 +1366,69 @@ TEST_F(limits, console_overflow)
 	free(got);
 }
 
+/*
+ * Console buffers of 1 GiB each (1024 indirect entries on the same
+ * mapped MiB), 48 of them in one kick: the device copies what its
+ * console buffer takes, counts the rest as dropped without reading it,
+ * and returns every buffer.  (Copying 48 GiB with interrupts off would
+ * take minutes: the soft lockup detector or the timeout ends the test.)
+ */
+TEST_F_TIMEOUT(limits, console_huge_chains, 120)
+{
+	struct side *s = &self->s;
+	struct vu_opts opts = { .arena_size = 4 << 20 };
+	struct vu_vq *con;
+	struct vring_desc *t;
+	uint64_t t_iova, b_iova, total;
+	uint8_t *b, *got;
+	unsigned int i, j, nbuf = 48;
+	long dropped;
+	uint16_t used0;
+
+	side_close(s);
+	side_create(_metadata, s, VICTIM, VU_DEFAULT_MAX_PORTS,
+		    VU_DEFAULT_PORTS, 0, &opts);
+	side_up(_metadata, s, VU_FEATURES_ALL, 2, 64, 64, 2);
+	port_connect(_metadata, s, 0);
+	drain_console(s->host[0]);
+	dropped = port_attr(s->name, 0, "console_dropped");
+	con = &s->dev->vqs[vu_port_txq(0)];
+	used0 = vu_vq_used_idx(con);
+	b = vu_alloc(s->dev, 1 << 20, &b_iova);
+	ASSERT_NE(NULL, b);
+	for (i = 0; i < (1 << 20); i++)
+		b[i] = i * 13;
+	ASSERT_LE(nbuf, con->nfree);
+	for (i = 0; i < nbuf; i++) {
+		t = vu_alloc(s->dev, 1024 * 16, &t_iova);
+		ASSERT_NE(NULL, t);
+		for (j = 0; j < 1024; j++)
+			vu_desc_set(&t[j], b_iova, 1 << 20,
+				    j < 1023 ? VRING_DESC_F_NEXT : 0, j + 1);
+		vu_desc_set(&con->desc[i], t_iova, 1024 * 16,
+			    VRING_DESC_F_INDIRECT, 0);
+		vu_vq_publish(con, i);
+	}
+	con->nfree -= nbuf;
+	vu_vq_kick(con);
+	for (i = 0; i < 1000 && vu_vq_used_idx(con) != (uint16_t)(used0 + nbuf);
+	     i++)
+		usleep(10000);
+	EXPECT_EQ((uint16_t)(used0 + nbuf), vu_vq_used_idx(con));
+
+	/* The console buffer holds the beginning, in order. */
+	got = malloc(2 * VSERIAL_CONSOLE_BUF);
+	ASSERT_NE(NULL, got);
+	ASSERT_EQ(VSERIAL_CONSOLE_BUF,
+		  host_read_all(s->host[0], got, 2 * VSERIAL_CONSOLE_BUF, 200));
+	EXPECT_EQ(0, memcmp(got, b, VSERIAL_CONSOLE_BUF));
+	total = (uint64_t)nbuf << 30;
+	EXPECT_EQ(total - VSERIAL_CONSOLE_BUF,
+		  port_attr(s->name, 0, "console_dropped") - dropped);
+	EXPECT_FALSE(vu_needs_reset(s->dev));
+	free(got);
+}
+
 /* ---- Hostile drivers ---- */
 
 /*
@@ -1932,6 +1997,30 @@ static void inj_indirect_loop(struct __test_metadata *_metadata,
 	EXPECT_GE(2 * 64, trig_tx(_metadata, h, vq, EIO));
 }
 
+/* A table at IOVA 0 (unmapped): 0 is an address like any other. */
+static void inj_indirect_at_zero(struct __test_metadata *_metadata,
+				 struct hctx *h)
+{
+	struct vu_vq *vq = vvq(h, vu_port_txq(1));
+	uint16_t a = take(_metadata, vq);
+
+	vu_desc_set(&vq->desc[a], 0, 16, VRING_DESC_F_INDIRECT, 0);
+	vu_vq_publish(vq, a);
+	EXPECT_EQ(0, trig_tx(_metadata, h, vq, EIO));
+}
+
+/* The same on the console, drained in the kick with interrupts off. */
+static void inj_console_indirect_at_zero(struct __test_metadata *_metadata,
+					 struct hctx *h)
+{
+	struct vu_vq *vq = vvq(h, vu_port_txq(0));
+	uint16_t a = take(_metadata, vq);
+
+	vu_desc_set(&vq->desc[a], 0, 16, VRING_DESC_F_INDIRECT, 0);
+	vu_vq_publish(vq, a);
+	vu_vq_kick(vq);
+}
+
 static void inj_indirect_next_oob(struct __test_metadata *_metadata,
 				  struct hctx *h)
 {
@@ -2459,6 +2548,8 @@ HOSTILE(indirect_not_negotiated, true, H_TX, .no_indirect = true);
 HOSTILE(indirect_too_big, true, H_TX);
 HOSTILE(indirect_loop, true, H_TX);
 HOSTILE(indirect_next_oob, true, H_TX);
+HOSTILE(indirect_at_zero, true, H_TX);
+HOSTILE(console_indirect_at_zero, true, H_NONE);
 HOSTILE(indirect_unmapped, true, H_TX);
 HOSTILE(indirect_wraps, true, H_TX);
 HOSTILE(rings_unmapped, true, H_TX);
@@ -2933,6 +3024,84 @@ TEST_F(state, reset_wakes_blocked_reader)
 	side_up(_metadata, s, VU_FEATURES_ALL, 2, 16, 4096, 2);
 	EXPECT_EQ(1, s->con.ports[1].host_open);
 	close(b.fd);
+}
+
+static void *reset_thread(void *arg)
+{
+	struct vu_dev *dev = arg;
+
+	return (void *)(long)vu_reset(dev);
+}
+
+/*
+ * read() into user memory whose fault takes for ever (userfaultfd) does
+ * not hold the device: the reader faults its buffer in without the
+ * device's locks, so a reset completes meanwhile.
+ */
+TEST_F(state, user_fault_does_not_hold_device)
+{
+	struct side *s = &self->s;
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	struct uffdio_zeropage zero = { .mode = 0 };
+	struct uffd_msg msg;
+	struct bio b = { 0 };
+	pthread_t rt, xt;
+	char path[64];
+	void *page, *rret;
+	int uffd, i;
+	bool reset_done = false;
+
+	uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (uffd < 0)
+		SKIP(return, "no userfaultfd: %s", strerror(errno));
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_API, &api));
+	page = mmap(NULL, VU_PAGE_SIZE, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, page);
+	reg.range.start = (unsigned long)page;
+	reg.range.len = VU_PAGE_SIZE;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_REGISTER, &reg));
+
+	side_create(_metadata, s, VICTIM, VU_DEFAULT_MAX_PORTS,
+		    VU_DEFAULT_PORTS, 0, NULL);
+	side_up(_metadata, s, VU_FEATURES_ALL, 2, 16, 4096, 2);
+	ASSERT_EQ(0, vu_port_path(s->name, 1, path, sizeof(path)));
+	b.fd = open(path, O_RDWR);
+	ASSERT_LE(0, b.fd);
+	expect_msg(_metadata, s, 1, VIRTIO_CONSOLE_PORT_OPEN, 1, NULL);
+	ASSERT_EQ(0, vu_ctrl_send(s->dev, 1, VIRTIO_CONSOLE_PORT_OPEN, 1));
+	ASSERT_EQ(0, vu_port_send(s->dev, 1, "hello", 5, 1, false));
+
+	/* The reader faults on its buffer and stays there. */
+	b.buf = page;
+	b.len = 16;
+	ASSERT_EQ(0, pthread_create(&rt, NULL, bio_reader, &b));
+	ASSERT_LT(0, vu_poll(uffd, POLLIN, 5000));
+	ASSERT_EQ(sizeof(msg), read(uffd, &msg, sizeof(msg)));
+	ASSERT_EQ(UFFD_EVENT_PAGEFAULT, msg.event);
+
+	/* The device is free meanwhile: a reset completes. */
+	ASSERT_EQ(0, pthread_create(&xt, NULL, reset_thread, s->dev));
+	for (i = 0; i < 500 && !reset_done; i++) {
+		reset_done = !pthread_tryjoin_np(xt, &rret);
+		usleep(10000);
+	}
+	EXPECT_TRUE(reset_done) {
+		TH_LOG("the reset waited for the reader's page fault");
+	}
+
+	zero.range = reg.range;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_ZEROPAGE, &zero));
+	if (!reset_done)
+		ASSERT_EQ(0, pthread_join(xt, &rret));
+	EXPECT_EQ(NULL, rret);
+	ASSERT_EQ(0, pthread_join(rt, NULL));
+	/* The reset took the driver's buffers back: end of file. */
+	EXPECT_EQ(0, b.err);
+	close(b.fd);
+	close(uffd);
+	munmap(page, VU_PAGE_SIZE);
 }
 
 /*
