@@ -15,6 +15,7 @@
 
 #include <linux/poll.h>
 #include <linux/sched/signal.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 
@@ -274,13 +275,14 @@ out:
 }
 
 /*
- * Between attempts: a user buffer that faulted is faulted in here,
- * without the device's locks (a fault may take any time: userfaultfd,
- * FUSE), and a busy retry lets others run.  Returns 0 to retry.
+ * Between attempts: a user buffer that faulted is faulted in here, up
+ * to 64 KiB of it, without the device's locks (a fault may take any
+ * time: userfaultfd, FUSE), and a busy retry lets others run.  Returns
+ * 0 to retry.
  */
 static int vserial_port_retry(struct iov_iter *iter, ssize_t ret, bool write)
 {
-	size_t size = min_t(size_t, iov_iter_count(iter), PAGE_SIZE);
+	size_t size = min_t(size_t, iov_iter_count(iter), SZ_64K);
 
 	if (ret == -EFAULT) {
 		if ((write ? fault_in_iov_iter_readable(iter, size) :
