@@ -11,13 +11,14 @@
 #   2. checkpatch.pl --strict on each source file: any ERROR, WARNING or
 #      CHECK fails;
 #   3. build the selftests (warnings fail);
-#   4. boot a VM with 2 vCPUs and run selftests/run_tests.sh (one result
+#   4. boot a VM that runs "false": the run must fail;
+#   5. boot a VM with 2 vCPUs and run selftests/run_tests.sh (one result
 #      per test case) and check its kernel log; the same with 1 vCPU;
-#   5. boot a VM that runs QEMU inside with the device given to a guest
+#   6. boot a VM that runs QEMU inside with the device given to a guest
 #      over vhost-vdpa (selftests/nested_qemu_test.sh);
-#   6. boot a VM without the module installed and install it with dkms
+#   7. boot a VM without the module installed and install it with dkms
 #      (selftests/vm/dkms-test.sh); check the kernel log;
-#   7. "make install DESTDIR=..." in the chroot: module, udev rule, docs.
+#   8. "make install DESTDIR=..." in the chroot: module, udev rule, docs.
 # The stream ends with the plan and one line "N passed, N failed, N
 # skipped".  The exit status is 0 if nothing failed.  Logs are kept in
 # selftests/output/check-<date>-<pid>/.
@@ -177,6 +178,23 @@ boot()
 	fi
 }
 
+# vm_exit_step - the test bed passes a command's failure on ("make vm-run
+# CMD=false" fails), or no passing run could be believed
+vm_exit_step()
+{
+	local desc="test bed: a failing command fails the run" status
+
+	"$VM_SH" run -o "$OUT_REL/vm-false" -c 1 --no-load -- false \
+		>"$OUT/vm-false.log" 2>&1
+	status=$?
+	if [ $status -ne 0 ] && [ "$(cat "$OUT/vm-false/status" 2>/dev/null)" = 1 ]; then
+		result ok "$desc"
+	else
+		comment "$OUT/vm-false.log"
+		result fail "$desc" "exit status $status"
+	fi
+}
+
 # install_step KVER - "make install DESTDIR=..." in the chroot puts the
 # module (compressed as the kernel's are), the udev rule and the
 # documentation where they belong
@@ -237,6 +255,7 @@ main()
 		       make -C "$1" -j"$(nproc)" KSFT_DIR="$2"' - \
 		"$CHECKOUT/selftests" "$KSFT_DIR"
 
+	vm_exit_step
 	boot vm-2cpus "selftests, 2 vCPUs" -c 2 --no-load -- \
 		"selftests/run_tests.sh -p '[2 vCPUs]'"
 	boot vm-1cpu "selftests, 1 vCPU" -c 1 --no-load -- \
