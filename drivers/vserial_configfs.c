@@ -142,16 +142,18 @@ static bool vserial_cfg_dir_taken(struct vserial_cfg_dev *cfg, const char *dir)
 }
 
 /*
- * The enabled ports of template @cfg fit in @max ids: explicit ids below
- * it, and enough free ids for the others (id 0 only for a console).
+ * The enabled ports of template @cfg, and @also if not NULL, fit in @max
+ * ids: explicit ids below it, and enough free ids for the others (id 0
+ * only for a console).
  */
-static bool vserial_cfg_fits(struct vserial_cfg_dev *cfg, unsigned int max)
+static bool vserial_cfg_fits(struct vserial_cfg_dev *cfg, unsigned int max,
+			     struct vserial_cfg_port *also)
 {
 	unsigned int used = 0, autos = 0, zero = 0, auto_console = 0;
 	struct vserial_cfg_port *cp;
 
 	list_for_each_entry(cp, &cfg->ports, node) {
-		if (!cp->enabled)
+		if (!cp->enabled && cp != also)
 			continue;
 		if (cp->id >= (int)max)
 			return false;
@@ -357,14 +359,10 @@ static ssize_t vserial_cfg_port_enable_store(struct config_item *item,
 		goto out;
 	if (enable) {
 		/* A template only records it; the device plugs it. */
-		if (cp->cfg->vs) {
+		if (cp->cfg->vs)
 			ret = vserial_cfg_port_create(cp, cp->cfg->vs, true);
-		} else {
-			cp->enabled = true;
-			if (!vserial_cfg_fits(cp->cfg, cp->cfg->max_ports))
-				ret = -ENOSPC;
-			cp->enabled = false;
-		}
+		else if (!vserial_cfg_fits(cp->cfg, cp->cfg->max_ports, cp))
+			ret = -ENOSPC;
 	} else {
 		vserial_cfg_port_destroy(cp, true);
 	}
@@ -531,7 +529,7 @@ static ssize_t vserial_cfg_dev_max_ports_store(struct config_item *item,
 			goto out;
 		}
 	}
-	if (!vserial_cfg_fits(cfg, max)) {
+	if (!vserial_cfg_fits(cfg, max, NULL)) {
 		ret = -ENOSPC;
 		goto out;
 	}
