@@ -55,6 +55,14 @@
 #define VSERIAL_VQ_SIZE		256
 /* Longest descriptor chain accepted, direct and indirect together. */
 #define VSERIAL_CHAIN_MAX	VSERIAL_VQ_NUM_MAX
+/*
+ * How long a driver that set up a new control queue in a going session
+ * may stay silent before it is taken for a restored one that knows no
+ * port (a new driver says DEVICE_READY at once).
+ */
+#define VSERIAL_RESYNC_DELAY	(2 * HZ)
+/* guest_connected notifications (uevents) per device, at most, a second. */
+#define VSERIAL_UEVENT_RATE	10
 /* Buffers completed by one kick before the rest goes to the worker. */
 #define VSERIAL_KICK_BUDGET	256
 /*
@@ -80,16 +88,53 @@ struct vserial_cfg_dev;
 struct vsq_chain {
 	u64 table;		/* IOVA of the indirect table, if indirect */
 	u64 addr;		/* IOVA of the rest of the current segment */
+	u64 consumed;		/* bytes read or written so far */
+	u64 head_addr;		/* the head descriptor, as first read */
+	u32 head_len;
 	u32 len;		/* bytes left in the current segment */
 	u32 table_num;		/* entries of the indirect table */
 	u32 seen;		/* descriptors visited so far */
 	u32 written;		/* bytes the device wrote (used length) */
+	u16 head_flags;
 	u16 head;		/* head index, reported in the used ring */
 	u16 next;		/* next descriptor, valid if has_next */
+	u16 pos;		/* available ring position it came from */
 	bool has_next;
 	bool indirect;		/* walking the indirect table at @table */
 	bool write;		/* current segment is device-writable */
 };
+
+/*
+ * A chain the device let go of with part of it consumed: the device was
+ * reset or the ring moved while the chain was in flight.  The queue
+ * state reports such a chain as not processed (nothing is completed
+ * that was not consumed whole), so a driver that continues the ring
+ * brings it back at the same position; the consumer then continues
+ * where it stopped instead of taking its first bytes again.
+ */
+struct vsq_resume {
+	u64 head_addr;		/* the chain, to recognise it */
+	u64 skip;		/* bytes consumed before */
+	u32 head_len;
+	u16 head_flags;
+	u16 head;
+	u16 pos;
+	bool discard;		/* the rest too, unread (vsq_abandon()) */
+	bool valid;
+};
+
+/* The ring as it was at the last device reset, see vsq_continues(). */
+struct vsq_saved {
+	u64 desc_addr;
+	u64 avail_addr;
+	u64 used_addr;
+	u32 num;
+	u16 base;
+	bool valid;
+};
+
+/* vsq->fence: chains popped before position (fence & 0xffff) are stale. */
+#define VSQ_FENCE_SET	BIT(16)
 
 struct vsq {
 	spinlock_t lock;	/* ring state of atomic-owned queues */
@@ -105,18 +150,31 @@ struct vsq {
 	u16 signalled_used;	/* used->idx at the last interrupt */
 	u32 completed;		/* buffers used, see vsq_take_completed() */
 	u32 walked;		/* descriptors read, for work budgets */
+	u64 discarded;		/* bytes returned unread, vsq_take_discarded() */
 	bool signalled_valid;
 	bool ready;
 	bool broken;		/* malformed ring: stopped until reset */
 	bool device_writes;	/* receive queue: the device fills buffers */
 	bool chain_active;	/* @chain is popped and not yet used */
 	struct vsq_chain chain;
+	/* Carried across device reset; see vsq_reset(), vsq_continues(). */
+	struct vsq_resume resume;
+	struct vsq_saved saved;
+	/* Set by anyone (vsq_fence()), honoured by the consumer. */
+	atomic_t fence;
 };
 
 enum vserial_guest_state {
-	VSERIAL_GUEST_ABSENT,	/* not announced to the driver */
+	VSERIAL_GUEST_ABSENT,	/* not announced in the driver's session */
 	VSERIAL_GUEST_ADDED,	/* PORT_ADD queued or sent */
 	VSERIAL_GUEST_READY,	/* driver answered PORT_READY 1 */
+};
+
+/* The driver's session: see vserial_ctrl.c. */
+enum vserial_session {
+	VSERIAL_SESSION_NONE,	/* no driver, or not started yet */
+	VSERIAL_SESSION_SINGLE,	/* no MULTIPORT: port 0, from DRIVER_OK */
+	VSERIAL_SESSION_MULTI,	/* control queue, from DEVICE_READY */
 };
 
 /*
@@ -144,6 +202,24 @@ enum vserial_port_event {
 	VSERIAL_EV_RESIZE,
 };
 
+/* vDPA operations and device decisions, for the vserial_op tracepoint. */
+enum vserial_op {
+	VSERIAL_OP_SET_STATUS,
+	VSERIAL_OP_RESET,
+	VSERIAL_OP_SUSPEND,
+	VSERIAL_OP_RESUME,
+	VSERIAL_OP_SET_FEATURES,
+	VSERIAL_OP_SET_VQ_NUM,
+	VSERIAL_OP_SET_VQ_ADDRESS,
+	VSERIAL_OP_SET_VQ_READY,
+	VSERIAL_OP_SET_VQ_STATE,
+	VSERIAL_OP_GET_VQ_STATE,
+	VSERIAL_OP_SET_MAP,
+	VSERIAL_OP_RESET_MAP,
+	VSERIAL_OP_SESSION_END,
+	VSERIAL_OP_VQ_CONTINUES,
+};
+
 /* Field order of the RESIZE message (see the admin guide). */
 enum vserial_resize_order {
 	VSERIAL_RESIZE_COLS_ROWS,	/* the virtio spec's, Linux 6.12 */
@@ -156,6 +232,7 @@ struct vserial_port_stats {
 	atomic64_t buffers_to_guest;
 	atomic64_t bytes_from_guest;
 	atomic64_t buffers_from_guest;
+	atomic64_t bytes_discarded;
 	atomic64_t writer_blocked;
 	atomic64_t reader_blocked;
 	atomic64_t ctrl_queued;
@@ -167,6 +244,7 @@ struct vserial_port {
 	struct vserial_dev *vs;	/* holds a reference on vs->vdpa.dev */
 	u32 id;
 	int minor;
+	struct mutex pub_lock;	/* @published and notifying its attributes */
 	bool published;		/* /dev/vserialN exists */
 	bool console;
 	char name[VSERIAL_PORT_NAME_MAX + 1];
@@ -184,6 +262,15 @@ struct vserial_port {
 	/* Driver side, under vs->lock. */
 	enum vserial_guest_state guest_state;
 	bool guest_connected;
+	bool add_sent;		/* PORT_ADD sent in this session */
+	bool answered;		/* ... and PORT_READY (0 or 1) came back */
+	/*
+	 * Plugged in at an id whose previous port the driver was told of,
+	 * and not made ready yet: what arrives for the id is the previous
+	 * port's.  Cleared (release) after the transmit queue is fenced.
+	 */
+	bool replaces;
+	bool connected_changed;	/* guest_connected uevent owed */
 	unsigned long ctrl_pending;
 	struct list_head ctrl_node;
 	u16 cols;		/* console size (TIOCSWINSZ), 0 if unset */
@@ -207,7 +294,11 @@ struct vserial_dev {
 
 	spinlock_t lock;	/* status, features, control protocol */
 	u8 status;
+	enum vserial_session session;
+	u32 session_gen;	/* bumped as each session begins or ends */
 	bool device_ready;	/* DEVICE_READY 1 received since reset */
+	bool resync_pending;	/* see vserial_ctrl_driver_ok() */
+	bool uevent_pending;	/* some port's connected_changed is set */
 	bool suspended;
 	bool pt;		/* no map set: identity IOVA mapping */
 	bool pt_ok;		/* ... and the driver may use it */
@@ -221,6 +312,8 @@ struct vserial_dev {
 	struct vdpa_callback config_cb;
 	struct list_head ctrl_list;	/* ports with ctrl_pending != 0 */
 	unsigned long *remove_pending;	/* ids owed a PORT_REMOVE */
+	unsigned long *announced;	/* ids a PORT_ADD went to, this session */
+	u16 *stale_readies;		/* PORT_READYs owed by gone ports, by id */
 
 	struct rw_semaphore mem_sem;
 	rwlock_t mem_lock;
@@ -236,6 +329,10 @@ struct vserial_dev {
 	/* The device's configfs directory, under vserial_cfg_mutex. */
 	struct vserial_cfg_dev *cfg;
 
+	struct notifier_block bus_nb;	/* the bus driver unbinding */
+	struct delayed_work resync_work; /* see vserial_ctrl_driver_ok() */
+	struct delayed_work notify_work; /* see vserial_ports_notify() */
+	unsigned long notified;		/* jiffies of the last notify_work */
 	struct work_struct work;
 	unsigned long *irq_pending;	/* vqs owed an interrupt */
 	unsigned long *drain_pending;	/* tx queues a kick left work on */
@@ -303,6 +400,14 @@ ssize_t vsq_write_iter(struct vsq *vq, struct iov_iter *from);
 int vsq_console_drain(struct vsq *vq, struct vserial_port *port, u32 *budget);
 void vsq_unpop(struct vsq *vq);
 unsigned int vsq_take_completed(struct vsq *vq);
+u64 vsq_take_discarded(struct vsq *vq);
+u16 vsq_base(const struct vsq *vq);
+void vsq_set_base(struct vsq *vq, u16 base);
+bool vsq_continues(struct vsq *vq);
+void vsq_forget(struct vsq *vq);
+void vsq_fence(struct vsq *vq, u16 pos);
+bool vsq_abandon(struct vsq *vq);
+int vsq_peek_avail(struct vsq *vq, u16 *idx);
 int vs_guest_read(struct vserial_dev *vs, u64 iova, void *buf, size_t len);
 
 /* vserial_ctrl.c: the control queue protocol. */
@@ -312,7 +417,10 @@ void vserial_ctrl_unplug(struct vserial_port *port, bool announce);
 void vserial_ctrl_handle_tx(struct vserial_dev *vs);
 void vserial_ctrl_flush(struct vserial_dev *vs);
 void vserial_ctrl_reset(struct vserial_dev *vs);
-void vserial_ctrl_driver_ok(struct vserial_dev *vs);
+void vserial_ctrl_features_ok(struct vserial_dev *vs);
+bool vserial_ctrl_driver_ok(struct vserial_dev *vs, bool ctrl_continues);
+void vserial_ctrl_resync_timeout(struct vserial_dev *vs);
+void vserial_ctrl_session_end(struct vserial_dev *vs);
 
 /* vserial_port.c: ports and their host-side data path. */
 int vserial_port_name_valid(const char *name);
@@ -324,6 +432,7 @@ void vserial_port_unplug(struct vserial_port *port, bool announce);
 void vserial_port_put(struct vserial_port *port);
 void vserial_ports_drain(struct vserial_dev *vs);
 void vserial_ports_wake_all(struct vserial_dev *vs);
+void vserial_ports_notify(struct vserial_dev *vs);
 struct vserial_port *vserial_port_of_vq(struct vsq *vq);
 void vserial_port_kick(struct vserial_dev *vs, struct vsq *vq);
 void vserial_port_wake(struct vserial_port *port);
@@ -345,12 +454,15 @@ int vserial_cdev_prepare(struct vserial_port *port);
 int vserial_cdev_add(struct vserial_port *port);
 void vserial_cdev_del(struct vserial_port *port);
 void vserial_cdev_put_minor(struct vserial_port *port);
+void vserial_cdev_notify(struct vserial_port *port);
 void vserial_port_release(struct device *dev);
 
 /* vserial_vdpa.c: the vDPA device. */
 struct vserial_dev *vserial_dev_create(struct device *parent,
 				       const char *name, u64 features,
 				       u32 max_nr_ports);
+int vserial_dev_register(struct vserial_dev *vs);
+void vserial_dev_unregister(struct vserial_dev *vs);
 void vserial_dev_schedule(struct vserial_dev *vs);
 void vserial_dev_irq(struct vsq *vq);
 void vs_quiesce(struct vserial_dev *vs, unsigned long *flags);

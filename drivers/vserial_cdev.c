@@ -215,6 +215,7 @@ static struct vserial_stat_attr vserial_stats[] = {
 	VSERIAL_STAT(buffers_to_guest),
 	VSERIAL_STAT(bytes_from_guest),
 	VSERIAL_STAT(buffers_from_guest),
+	VSERIAL_STAT(bytes_discarded),
 	VSERIAL_STAT(writer_blocked),
 	VSERIAL_STAT(reader_blocked),
 	VSERIAL_STAT(ctrl_queued),
@@ -228,6 +229,7 @@ static struct attribute *vserial_stats_attrs[] = {
 	&vserial_stats[4].attr.attr,
 	&vserial_stats[5].attr.attr,
 	&vserial_stats[6].attr.attr,
+	&vserial_stats[7].attr.attr,
 	NULL,
 };
 
@@ -297,18 +299,44 @@ int vserial_cdev_add(struct vserial_port *port)
 {
 	int ret;
 
+	mutex_lock(&port->pub_lock);
 	ret = cdev_device_add(&port->cdev, &port->dev);
 	if (!ret)
 		port->published = true;
+	mutex_unlock(&port->pub_lock);
 	return ret;
 }
 
 /* /dev/vserialN disappears; open files keep the port. */
 void vserial_cdev_del(struct vserial_port *port)
 {
+	mutex_lock(&port->pub_lock);
 	if (port->published)
 		cdev_device_del(&port->cdev, &port->dev);
 	port->published = false;
+	mutex_unlock(&port->pub_lock);
+}
+
+/*
+ * The driver side opened or closed the port: wake pollers of the
+ * guest_connected attribute and send a uevent ("change", with
+ * VSERIAL_GUEST_CONNECTED=0 or 1).
+ */
+void vserial_cdev_notify(struct vserial_port *port)
+{
+	char env[32], *envp[2];
+
+	snprintf(env, sizeof(env), "VSERIAL_GUEST_CONNECTED=%d",
+		 READ_ONCE(port->guest_connected));
+	envp[0] = env;
+	envp[1] = NULL;
+	/* A port unplugged meanwhile has no attribute any more. */
+	mutex_lock(&port->pub_lock);
+	if (port->published) {
+		sysfs_notify(&port->dev.kobj, NULL, "guest_connected");
+		kobject_uevent_env(&port->dev.kobj, KOBJ_CHANGE, envp);
+	}
+	mutex_unlock(&port->pub_lock);
 }
 
 void vserial_cdev_put_minor(struct vserial_port *port)

@@ -14,7 +14,29 @@
  *
  * Plugging, unplugging and the worker's sending exclude each other
  * (vs_quiesce() against vs->mem_sem), so a message is never both sent
- * and withdrawn.
+ * and withdrawn.  A new session may begin while the worker sends (a
+ * DEVICE_READY, in the kick): what the worker sent then is not counted
+ * against the new session (vs->session_gen).
+ *
+ * Sessions.  What the driver knows of the ports -- which were announced,
+ * which it made ready and opened, what is still owed to it -- belongs to
+ * the driver's session, not to the device's status: a VMM resets the
+ * device whenever its guest is paused and restores the rings on resume
+ * without the guest noticing, and a guest that suspends resets it and
+ * then only asks again about the ports it knows (PORT_READY, PORT_OPEN).
+ * So a device reset keeps the session; it ends only when a new driver
+ * starts one (DEVICE_READY after a reset), when the VMM goes away
+ * (reset_map), when the bus driver unbinds, or when the driver
+ * renegotiates without the control queue (Documentation/design.rst,
+ * "Driver sessions").
+ *
+ * Port ids.  A port plugged in at an id whose previous port the driver
+ * was told of "replaces" it: until the driver has answered PORT_READY for
+ * the new port, whatever arrives for the id is the previous port's.  Its
+ * PORT_OPEN is ignored, its data is returned unread (the port's transmit
+ * queue is fenced when the new port is made ready), and PORT_READY
+ * answers owed by ports the driver was told of but never made ready are
+ * counted, so that the new port's own answer is recognised.
  */
 
 #include <linux/bitops.h>
@@ -41,6 +63,27 @@ static void vserial_ctrl_queue_locked(struct vserial_port *port,
 		list_add_tail(&port->ctrl_node, &port->vs->ctrl_list);
 }
 
+/* Called with vs->lock held. */
+static void vserial_ctrl_withdraw(struct vserial_port *port)
+{
+	list_del_init(&port->ctrl_node);
+	port->ctrl_pending = 0;
+}
+
+/*
+ * The driver side of @port opened or closed.  Host programs hear of it
+ * through the port's wait queue (poll) and a uevent, sent by the worker.
+ * Called with vs->lock held.
+ */
+static void vserial_ctrl_set_connected(struct vserial_port *port, bool on)
+{
+	if (port->guest_connected == on)
+		return;
+	WRITE_ONCE(port->guest_connected, on);
+	port->connected_changed = true;
+	port->vs->uevent_pending = true;
+}
+
 /*
  * Queue a message about @port for the driver, if the driver knows the
  * port; messages about ports it has not made ready would be ignored by it.
@@ -52,7 +95,8 @@ void vserial_ctrl_queue(struct vserial_port *port, unsigned int msg)
 	bool queued = false;
 
 	spin_lock_irqsave(&vs->lock, flags);
-	if (port->guest_state == VSERIAL_GUEST_READY && vs_multiport(vs) &&
+	if (port->guest_state == VSERIAL_GUEST_READY &&
+	    vs->session == VSERIAL_SESSION_MULTI &&
 	    (msg != VSERIAL_CTRL_RESIZE || port->console)) {
 		vserial_ctrl_queue_locked(port, msg);
 		queued = true;
@@ -64,8 +108,24 @@ void vserial_ctrl_queue(struct vserial_port *port, unsigned int msg)
 }
 
 /*
- * @port was just plugged in.  If the driver is up, announce it; else
- * DEVICE_READY will.  Called under vs_quiesce().
+ * Announce @port in the session: PORT_ADD is owed.  Whether it replaces
+ * a port the driver was told of at the same id is decided here.  Called
+ * with vs->lock held.
+ */
+static void vserial_ctrl_announce(struct vserial_port *port)
+{
+	struct vserial_dev *vs = port->vs;
+
+	port->guest_state = VSERIAL_GUEST_ADDED;
+	port->add_sent = false;
+	port->answered = false;
+	WRITE_ONCE(port->replaces, test_bit(port->id, vs->announced));
+	vserial_ctrl_queue_locked(port, VSERIAL_CTRL_ADD);
+}
+
+/*
+ * @port was just plugged in.  In a session, announce it; otherwise the
+ * next session will.  Called under vs_quiesce().
  */
 void vserial_ctrl_plug(struct vserial_port *port)
 {
@@ -73,17 +133,23 @@ void vserial_ctrl_plug(struct vserial_port *port)
 
 	spin_lock(&vs->lock);
 	port->guest_state = VSERIAL_GUEST_ABSENT;
-	if (vs->device_ready && vs_multiport(vs)) {
-		port->guest_state = VSERIAL_GUEST_ADDED;
-		vserial_ctrl_queue_locked(port, VSERIAL_CTRL_ADD);
-	} else if (!vs_multiport(vs) && !port->id &&
-		   (vs->status & VIRTIO_CONFIG_S_DRIVER_OK)) {
+	port->guest_connected = false;
+	if (vs->session == VSERIAL_SESSION_MULTI) {
+		vserial_ctrl_announce(port);
+	} else if (vs->session == VSERIAL_SESSION_SINGLE && !port->id) {
 		/* Without MULTIPORT, port 0 is open while the driver runs. */
 		port->guest_state = VSERIAL_GUEST_READY;
-		port->guest_connected = true;
+		vserial_ctrl_set_connected(port, true);
 	}
 	spin_unlock(&vs->lock);
 	trace_vserial_port(port, VSERIAL_EV_PLUG);
+}
+
+/* The driver will answer PORT_READY once more for this id. */
+static void vserial_ctrl_expect_stale(struct vserial_dev *vs, u32 id)
+{
+	if (vs->stale_readies[id] < U16_MAX)
+		vs->stale_readies[id]++;
 }
 
 /*
@@ -95,19 +161,68 @@ void vserial_ctrl_plug(struct vserial_port *port)
 void vserial_ctrl_unplug(struct vserial_port *port, bool announce)
 {
 	struct vserial_dev *vs = port->vs;
-	bool sent_add;
 
 	spin_lock(&vs->lock);
-	sent_add = port->guest_state != VSERIAL_GUEST_ABSENT &&
-		   !test_bit(VSERIAL_CTRL_ADD, &port->ctrl_pending);
-	if (announce && sent_add && vs_multiport(vs))
+	if (announce && port->add_sent &&
+	    vs->session == VSERIAL_SESSION_MULTI) {
 		__set_bit(port->id, vs->remove_pending);
-	list_del_init(&port->ctrl_node);
-	port->ctrl_pending = 0;
+		if (!port->answered)
+			vserial_ctrl_expect_stale(vs, port->id);
+	}
+	vserial_ctrl_withdraw(port);
 	port->guest_state = VSERIAL_GUEST_ABSENT;
-	port->guest_connected = false;
+	port->add_sent = false;
+	WRITE_ONCE(port->replaces, false);
+	vserial_ctrl_set_connected(port, false);
 	spin_unlock(&vs->lock);
 	trace_vserial_port(port, VSERIAL_EV_UNPLUG);
+}
+
+/*
+ * Forget the session's state of every port and id.  Called with
+ * vs->lock held.
+ */
+static void vserial_ctrl_clear_session(struct vserial_dev *vs)
+{
+	struct vserial_port *port;
+	u32 i;
+
+	vs->session_gen++;
+	bitmap_zero(vs->remove_pending, vs->max_nr_ports);
+	bitmap_zero(vs->announced, vs->max_nr_ports);
+	memset(vs->stale_readies, 0,
+	       vs->max_nr_ports * sizeof(*vs->stale_readies));
+	vs->resync_pending = false;
+	for (i = 0; i < vs->max_nr_ports; i++) {
+		port = vs->ports[i];
+		if (!port)
+			continue;
+		vserial_ctrl_withdraw(port);
+		port->guest_state = VSERIAL_GUEST_ABSENT;
+		port->add_sent = false;
+		WRITE_ONCE(port->replaces, false);
+		vserial_ctrl_set_connected(port, false);
+	}
+}
+
+/*
+ * The driver's session is over (the VMM went away, the bus driver
+ * unbound, the driver renegotiated): the ports are not announced to
+ * anyone, and what the rings carried across resets is dropped.  Called
+ * under vs_quiesce(); the caller wakes the ports.
+ */
+void vserial_ctrl_session_end(struct vserial_dev *vs)
+{
+	u32 i;
+
+	spin_lock(&vs->lock);
+	if (vs->session != VSERIAL_SESSION_NONE)
+		dev_dbg(&vs->vdpa.dev, "driver session ended\n");
+	vserial_ctrl_clear_session(vs);
+	vs->session = VSERIAL_SESSION_NONE;
+	spin_unlock(&vs->lock);
+	for (i = 0; i < vs->nvqs; i++)
+		vsq_forget(&vs->vqs[i]);
 }
 
 /* Called with vs->lock held; returns the message length. */
@@ -212,11 +327,13 @@ static int vserial_ctrl_flush_removals(struct vserial_dev *vs, bool *sent)
 {
 	struct vserial_ctrl_msg m = {};
 	unsigned long id;
+	u32 gen;
 	int r;
 
 	for (;;) {
 		spin_lock_irq(&vs->lock);
 		id = find_first_bit(vs->remove_pending, vs->max_nr_ports);
+		gen = vs->session_gen;
 		spin_unlock_irq(&vs->lock);
 		if (id >= vs->max_nr_ports)
 			return 1;
@@ -231,7 +348,8 @@ static int vserial_ctrl_flush_removals(struct vserial_dev *vs, bool *sent)
 		*sent = true;
 
 		spin_lock_irq(&vs->lock);
-		__clear_bit(id, vs->remove_pending);
+		if (gen == vs->session_gen)
+			__clear_bit(id, vs->remove_pending);
 		spin_unlock_irq(&vs->lock);
 	}
 }
@@ -248,8 +366,12 @@ void vserial_ctrl_flush(struct vserial_dev *vs)
 	bool sent = false;
 	unsigned int msg;
 	size_t len;
+	u32 gen;
 
 	down_read(&vs->mem_sem);
+	/* Nothing until the driver says whether it is new or restored. */
+	if (READ_ONCE(vs->resync_pending))
+		goto out;
 	if (vserial_ctrl_flush_removals(vs, &sent) <= 0)
 		goto out;
 
@@ -262,12 +384,21 @@ void vserial_ctrl_flush(struct vserial_dev *vs)
 					     VSERIAL_CTRL_NR);
 			len = vserial_ctrl_build(port, msg, &m);
 		}
+		gen = vs->session_gen;
 		spin_unlock_irq(&vs->lock);
 		if (!port || vserial_ctrl_send(vs, &m, len) <= 0)
 			break;
 		sent = true;
 
 		spin_lock_irq(&vs->lock);
+		if (gen != vs->session_gen) {
+			spin_unlock_irq(&vs->lock);
+			continue;
+		}
+		if (msg == VSERIAL_CTRL_ADD) {
+			port->add_sent = true;
+			__set_bit(port->id, vs->announced);
+		}
 		/* The host end may have changed again since we built it. */
 		if (vserial_ctrl_current(port, msg, &m))
 			__clear_bit(msg, &port->ctrl_pending);
@@ -281,76 +412,177 @@ out:
 	up_read(&vs->mem_sem);
 }
 
+/*
+ * A new driver session (DEVICE_READY): every plugged port is announced,
+ * nothing of an earlier session is owed.  Called with vs->lock held.
+ */
+static void vserial_ctrl_session_begin(struct vserial_dev *vs)
+{
+	struct vserial_port *port;
+	u32 i;
+
+	vserial_ctrl_clear_session(vs);
+	vs->session = VSERIAL_SESSION_MULTI;
+	for (i = 0; i < vs->max_nr_ports; i++) {
+		port = vs->ports[i];
+		if (port)
+			vserial_ctrl_announce(port);
+	}
+}
+
+/*
+ * The driver's control receive queue was set up anew while its session
+ * went on -- a guest that suspended and resumed: the messages it had not
+ * handled yet are gone.  It asks again about the ports it knows
+ * (PORT_READY), and is told again of those it was told of but never made
+ * ready, and that the ids it may still hold a gone port at are empty.
+ * Called with vs->lock held.
+ */
+static void vserial_ctrl_resync(struct vserial_dev *vs)
+{
+	struct vserial_port *port;
+	u32 i;
+
+	dev_dbg(&vs->vdpa.dev, "driver restored its queues: control resync\n");
+	vs->resync_pending = false;
+	memset(vs->stale_readies, 0,
+	       vs->max_nr_ports * sizeof(*vs->stale_readies));
+	for (i = 0; i < vs->max_nr_ports; i++) {
+		port = vs->ports[i];
+		if (port && port->guest_state == VSERIAL_GUEST_READY)
+			continue;
+		if (test_bit(i, vs->announced))
+			__set_bit(i, vs->remove_pending);
+		if (port && port->add_sent) {
+			port->add_sent = false;
+			port->answered = false;
+			WRITE_ONCE(port->replaces, true);
+			vserial_ctrl_queue_locked(port, VSERIAL_CTRL_ADD);
+		}
+	}
+}
+
+/*
+ * Which port a PORT_READY from the driver is about: NULL if it is a
+ * stale answer about a port that is gone, or if the driver holds a port
+ * the device does not have (it is then told PORT_REMOVE, as QEMU never
+ * does).  Called with vs->lock held.
+ */
+static struct vserial_port *vserial_ctrl_ready_port(struct vserial_dev *vs,
+						    u32 id, u16 value)
+{
+	struct vserial_port *port = vs->ports[id];
+
+	/* The new port's own answer comes after its PORT_ADD. */
+	if (port && (!port->replaces ||
+		     (port->add_sent && !vs->stale_readies[id])))
+		return port;
+	/* A failed add answers too: PORT_READY 0. */
+	if (vs->stale_readies[id]) {
+		vs->stale_readies[id]--;
+		dev_dbg(&vs->vdpa.dev,
+			"PORT_READY for the previous port %u ignored\n", id);
+	} else if (value && vs->session == VSERIAL_SESSION_MULTI) {
+		dev_dbg(&vs->vdpa.dev,
+			"PORT_READY for port %u the device does not have: PORT_REMOVE\n",
+			id);
+		__set_bit(id, vs->remove_pending);
+	}
+	return NULL;
+}
+
+/*
+ * The driver made @port ready, or asked again (a restored guest): tell
+ * it what it needs to know.  What arrived on the port's transmit queue
+ * before now is stale: the previous port's, or from before a reset.
+ * Called with vs->lock and vs->mem_lock held.
+ */
+static void vserial_ctrl_port_ready(struct vserial_port *port)
+{
+	struct vserial_dev *vs = port->vs;
+	struct vsq *txq = &vs->vqs[vserial_port_txq(port->id)];
+	u16 avail;
+
+	if (port->guest_state != VSERIAL_GUEST_READY)
+		trace_vserial_port(port, VSERIAL_EV_READY);
+	port->guest_state = VSERIAL_GUEST_READY;
+	if (!vsq_peek_avail(txq, &avail)) {
+		vsq_fence(txq, avail);
+		/* Readers see the fence before they see the port as its own. */
+		smp_store_release(&port->replaces, false);
+	} else if (!txq->ready || !txq->num) {
+		/* No ring: nothing of the previous port's is in it. */
+		smp_store_release(&port->replaces, false);
+	} else {
+		dev_dbg(&vs->vdpa.dev,
+			"port %u stays quarantined: its transmit ring cannot be read\n",
+			port->id);
+	}
+
+	if (port->console)
+		vserial_ctrl_queue_locked(port, VSERIAL_CTRL_CONSOLE);
+	if (port->name[0])
+		vserial_ctrl_queue_locked(port, VSERIAL_CTRL_NAME);
+	if (port->console && (port->cols || port->rows))
+		vserial_ctrl_queue_locked(port, VSERIAL_CTRL_RESIZE);
+	if (test_bit(VSERIAL_PORT_HOST_OPEN, &port->flags))
+		vserial_ctrl_queue_locked(port, VSERIAL_CTRL_OPEN);
+}
+
 /* A message from the driver.  Called with vs->lock held. */
 static void vserial_ctrl_event(struct vserial_dev *vs, u32 id, u16 event,
 			       u16 value, struct vserial_port **wake)
 {
-	struct vserial_port *port = NULL;
-	u32 i;
+	struct vserial_port *port;
 
 	trace_vserial_ctrl_recv(vs, id, event, value);
-	if (event != VIRTIO_CONSOLE_DEVICE_READY) {
-		if (id >= vs->max_nr_ports || !vs->ports[id]) {
-			dev_dbg(&vs->vdpa.dev,
-				"control event %u for unknown port %u ignored\n",
-				event, id);
-			return;
-		}
-		port = vs->ports[id];
-	}
-
-	switch (event) {
-	case VIRTIO_CONSOLE_DEVICE_READY:
+	if (event == VIRTIO_CONSOLE_DEVICE_READY) {
 		if (!value) {
 			dev_dbg(&vs->vdpa.dev, "driver failed to initialise\n");
-			break;
-		}
-		if (vs->device_ready) {
+		} else if (vs->device_ready) {
 			dev_dbg(&vs->vdpa.dev, "repeated DEVICE_READY ignored\n");
-			break;
+		} else {
+			vs->device_ready = true;
+			vserial_ctrl_session_begin(vs);
 		}
-		vs->device_ready = true;
-		for (i = 0; i < vs->max_nr_ports; i++) {
-			port = vs->ports[i];
-			if (!port || port->guest_state != VSERIAL_GUEST_ABSENT)
-				continue;
-			port->guest_state = VSERIAL_GUEST_ADDED;
-			vserial_ctrl_queue_locked(port, VSERIAL_CTRL_ADD);
-		}
-		break;
+		return;
+	}
 
+	if (id >= vs->max_nr_ports) {
+		dev_dbg(&vs->vdpa.dev,
+			"control event %u for port %u >= max_nr_ports ignored\n",
+			event, id);
+		return;
+	}
+	/* A driver that asks about its ports resumed a suspended session. */
+	if (vs->resync_pending && (event == VIRTIO_CONSOLE_PORT_READY ||
+				   event == VIRTIO_CONSOLE_PORT_OPEN))
+		vserial_ctrl_resync(vs);
+	port = vs->ports[id];
+
+	switch (event) {
 	case VIRTIO_CONSOLE_PORT_READY:
-		if (port->guest_state != VSERIAL_GUEST_ADDED) {
-			dev_dbg(&vs->vdpa.dev,
-				"PORT_READY for port %u in state %d ignored\n",
-				id, port->guest_state);
-			break;
-		}
-		if (!value) {
+		port = vserial_ctrl_ready_port(vs, id, value);
+		if (port)
+			port->answered = true;
+		if (port && !value)
 			dev_dbg(&vs->vdpa.dev, "driver failed to add port %u\n",
 				id);
-			break;
+		if (port && value) {
+			vserial_ctrl_port_ready(port);
+			*wake = port;
 		}
-		port->guest_state = VSERIAL_GUEST_READY;
-		trace_vserial_port(port, VSERIAL_EV_READY);
-		if (port->console)
-			vserial_ctrl_queue_locked(port, VSERIAL_CTRL_CONSOLE);
-		if (port->name[0])
-			vserial_ctrl_queue_locked(port, VSERIAL_CTRL_NAME);
-		if (port->console && (port->cols || port->rows))
-			vserial_ctrl_queue_locked(port, VSERIAL_CTRL_RESIZE);
-		if (test_bit(VSERIAL_PORT_HOST_OPEN, &port->flags))
-			vserial_ctrl_queue_locked(port, VSERIAL_CTRL_OPEN);
 		break;
 
 	case VIRTIO_CONSOLE_PORT_OPEN:
-		if (port->guest_state != VSERIAL_GUEST_READY) {
+		if (!port || (port->replaces &&
+			      port->guest_state != VSERIAL_GUEST_READY)) {
 			dev_dbg(&vs->vdpa.dev,
-				"PORT_OPEN for port %u before PORT_READY ignored\n",
+				"PORT_OPEN for a port %u the driver does not have ignored\n",
 				id);
 			break;
 		}
-		port->guest_connected = !!value;
+		vserial_ctrl_set_connected(port, value);
 		trace_vserial_port(port, value ? VSERIAL_EV_GUEST_OPEN :
 					 VSERIAL_EV_GUEST_CLOSE);
 		*wake = port;
@@ -413,7 +645,9 @@ void vserial_ctrl_handle_tx(struct vserial_dev *vs)
 		vserial_ctrl_event(vs, le32_to_cpu((__force __le32)hdr.id),
 				   le16_to_cpu((__force __le16)hdr.event),
 				   le16_to_cpu((__force __le16)hdr.value), &wake);
-		queued = !list_empty(&vs->ctrl_list);
+		queued = !list_empty(&vs->ctrl_list) ||
+			 !bitmap_empty(vs->remove_pending, vs->max_nr_ports) ||
+			 vs->uevent_pending;
 		spin_unlock(&vs->lock);
 		/* The port cannot go: unplugging waits for mem_lock. */
 		if (wake)
@@ -431,48 +665,73 @@ void vserial_ctrl_handle_tx(struct vserial_dev *vs)
 		vserial_dev_schedule(vs);
 }
 
-/* Forget what the driver knew.  Called on device reset, quiesced. */
+/*
+ * Device reset: the driver's session goes on (see the top of this file),
+ * but the next DEVICE_READY starts a new one.  Called quiesced.
+ */
 void vserial_ctrl_reset(struct vserial_dev *vs)
 {
-	struct vserial_port *port, *tmp;
-	u32 i;
-
 	spin_lock(&vs->lock);
 	vs->device_ready = false;
-	bitmap_zero(vs->remove_pending, vs->max_nr_ports);
-	list_for_each_entry_safe(port, tmp, &vs->ctrl_list, ctrl_node)
-		list_del_init(&port->ctrl_node);
-	for (i = 0; i < vs->max_nr_ports; i++) {
-		port = vs->ports[i];
-		if (!port)
-			continue;
-		port->guest_state = VSERIAL_GUEST_ABSENT;
-		port->guest_connected = false;
-		port->ctrl_pending = 0;
-	}
+	vs->resync_pending = false;
 	spin_unlock(&vs->lock);
 }
 
 /*
- * The driver set DRIVER_OK.  Without MULTIPORT there is no control queue:
- * port 0 is a console the driver uses from now on.
+ * The driver set up a new control receive queue and said nothing since:
+ * a restored guest that knows no port asks about none.  Called from the
+ * device's resync work.
  */
-void vserial_ctrl_driver_ok(struct vserial_dev *vs)
+void vserial_ctrl_resync_timeout(struct vserial_dev *vs)
 {
-	struct vserial_port *port;
-	unsigned long flags;
-
-	if (vs_multiport(vs))
-		return;
-
 	down_read(&vs->mem_sem);
-	port = vs->ports[0];
-	if (port) {
-		spin_lock_irqsave(&vs->lock, flags);
-		port->guest_state = VSERIAL_GUEST_READY;
-		port->guest_connected = true;
-		spin_unlock_irqrestore(&vs->lock, flags);
-		vserial_port_wake(port);
-	}
+	spin_lock_irq(&vs->lock);
+	if (vs->resync_pending)
+		vserial_ctrl_resync(vs);
+	spin_unlock_irq(&vs->lock);
 	up_read(&vs->mem_sem);
+}
+
+/*
+ * The driver negotiated features (FEATURES_OK): a driver without the
+ * control queue cannot go on with a session that has one, and the other
+ * way round.  Called quiesced.
+ */
+void vserial_ctrl_features_ok(struct vserial_dev *vs)
+{
+	enum vserial_session want = vs_multiport(vs) ? VSERIAL_SESSION_MULTI :
+					VSERIAL_SESSION_SINGLE;
+
+	if (vs->session != VSERIAL_SESSION_NONE && vs->session != want)
+		vserial_ctrl_session_end(vs);
+}
+
+/*
+ * The driver set DRIVER_OK; @ctrl_continues: its control receive queue
+ * is the one from before the last reset.  Returns true if the session
+ * goes on with a new control receive queue: a new driver or a restored
+ * one, which its first word tells (vserial_ctrl_event()); until then
+ * nothing is sent to it, and if it says nothing for a while it is taken
+ * for a restored one.  Without MULTIPORT there is no control queue:
+ * port 0 is a console the driver uses from now on.  Called quiesced.
+ */
+bool vserial_ctrl_driver_ok(struct vserial_dev *vs, bool ctrl_continues)
+{
+	struct vserial_port *port = vs->ports[0];
+	bool resync = false;
+
+	spin_lock(&vs->lock);
+	if (vs_multiport(vs)) {
+		resync = vs->session == VSERIAL_SESSION_MULTI &&
+			 !ctrl_continues;
+		vs->resync_pending = resync;
+	} else {
+		vs->session = VSERIAL_SESSION_SINGLE;
+		if (port) {
+			port->guest_state = VSERIAL_GUEST_READY;
+			vserial_ctrl_set_connected(port, true);
+		}
+	}
+	spin_unlock(&vs->lock);
+	return resync;
 }

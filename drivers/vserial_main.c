@@ -56,10 +56,12 @@ static void vserial_dev_teardown(struct vserial_dev *vs, bool registered)
 {
 	get_device(&vs->vdpa.dev);
 	if (registered)
-		_vdpa_unregister_device(&vs->vdpa);
+		vserial_dev_unregister(vs);
 	/* No driver left: stop the queues and the worker. */
 	vs->vdpa.config->reset(&vs->vdpa);
+	cancel_delayed_work_sync(&vs->resync_work);
 	cancel_work_sync(&vs->work);
+	cancel_delayed_work_sync(&vs->notify_work);
 	put_device(&vs->vdpa.dev);
 	if (!registered)
 		put_device(&vs->vdpa.dev);
@@ -105,7 +107,7 @@ static int vserial_dev_add(struct vdpa_mgmt_dev *mdev, const char *name,
 	ret = vserial_cfg_bind(cfg, vs);
 	if (ret)
 		goto err;
-	ret = _vdpa_register_device(&vs->vdpa, vs->nvqs);
+	ret = vserial_dev_register(vs);
 	if (ret)
 		goto err;
 	registered = true;

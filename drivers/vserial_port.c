@@ -11,6 +11,12 @@
  * Host to guest: write(2) copies straight into the driver's receive
  * buffers, and waits while there are none or the guest has not opened
  * the port.
+ *
+ * A host end outlives the guest's sessions: read(2) waits while the
+ * guest is away -- not opened yet, closed, rebooting, paused -- and
+ * returns end of file only when the port is gone.  poll(2) tells whether
+ * the guest side is there (EPOLLRDHUP while it is not); so does the
+ * guest_connected attribute, with a uevent when it changes.
  */
 
 #include <linux/poll.h>
@@ -38,7 +44,8 @@ void vserial_port_wake(struct vserial_port *port)
 	/* Whatever changed is visible to whoever sees the new count. */
 	smp_mb__before_atomic();
 	atomic_inc(&port->wake_seq);
-	wake_up_interruptible_poll(&port->wq, EPOLLIN | EPOLLOUT | EPOLLHUP);
+	wake_up_interruptible_poll(&port->wq, EPOLLIN | EPOLLOUT | EPOLLHUP |
+				   EPOLLRDHUP | EPOLLERR);
 }
 
 static struct vsq *vserial_port_rxq_of(struct vserial_port *port)
@@ -54,6 +61,16 @@ static struct vsq *vserial_port_txq_of(struct vserial_port *port)
 static bool vserial_port_guest_connected(struct vserial_port *port)
 {
 	return READ_ONCE(port->guest_connected);
+}
+
+/*
+ * The port replaces one the driver may still hold (struct vserial_port):
+ * its transmit queue carries the previous port's bytes, not its own.
+ */
+static bool vserial_port_quarantined(struct vserial_port *port)
+{
+	/* Pairs with the release in vserial_ctrl_port_ready(): the fence. */
+	return smp_load_acquire(&port->replaces);
 }
 
 /* A queue of the port is corrupted: both directions fail until reset. */
@@ -83,20 +100,30 @@ static bool vserial_port_installed(struct vserial_port *port)
 static void vserial_tx_drain(struct vserial_dev *vs, struct vsq *vq,
 			     struct vserial_port *port)
 {
+	struct vserial_port *taker = port;
 	u32 budget = VSERIAL_KICK_WALK;
 	bool irq, more;
 	int done = 0, r;
+	u64 discarded;
+
+	/* The previous port's output is not the console's. */
+	if (port && vserial_port_quarantined(port))
+		taker = NULL;
 
 	/* One budget for the whole call: the driver may keep adding. */
 	spin_lock(&vq->lock);
 	do {
-		r = vsq_console_drain(vq, port, &budget);
+		r = vsq_console_drain(vq, taker, &budget);
 		if (r > 0)
 			done += r;
 	} while (r >= 0 && vsq_arm(vq));
 	more = r == -EAGAIN;
 	irq = vsq_publish(vq);
+	discarded = vsq_take_discarded(vq);
 	spin_unlock(&vq->lock);
+
+	if (port && discarded)
+		atomic64_add(discarded, &port->stats.bytes_discarded);
 
 	if (irq)
 		set_bit(vq->idx, vs->irq_pending);
@@ -192,8 +219,39 @@ int vserial_port_host_open(struct vserial_port *port)
 	return 0;
 }
 
+/*
+ * The host end closes in the middle of a guest buffer: the rest of it is
+ * returned unread, so that the next session starts with a whole buffer.
+ * What the host has not started to read stays for the next session.
+ */
+static void vserial_port_abandon(struct vserial_port *port)
+{
+	struct vserial_dev *vs = port->vs;
+	struct vsq *vq = vserial_port_txq_of(port);
+
+	if (port->console)
+		return;
+	mutex_lock(&port->rlock);
+	down_read(&vs->mem_sem);
+	/* Only the port's own reader, here its last one, owns the queue. */
+	if (!port->dead && vserial_port_installed(port) &&
+	    !vserial_port_quarantined(port)) {
+		if (vsq_abandon(vq)) {
+			atomic64_add(vsq_take_completed(vq),
+				     &port->stats.buffers_from_guest);
+			if (vsq_publish(vq))
+				vserial_dev_irq(vq);
+		}
+		atomic64_add(vsq_take_discarded(vq),
+			     &port->stats.bytes_discarded);
+	}
+	up_read(&vs->mem_sem);
+	mutex_unlock(&port->rlock);
+}
+
 void vserial_port_host_close(struct vserial_port *port)
 {
+	vserial_port_abandon(port);
 	clear_bit(VSERIAL_PORT_HOST_OPEN, &port->flags);
 	trace_vserial_port(port, VSERIAL_EV_HOST_CLOSE);
 	if (!READ_ONCE(port->dead))
@@ -224,9 +282,35 @@ static ssize_t vserial_console_read(struct vserial_port *port,
 	return total;
 }
 
+/* Read what the guest sent on the transmit queue of a data port. */
+static ssize_t vserial_port_read_vq(struct vserial_port *port,
+				    struct iov_iter *to)
+{
+	struct vsq *vq = vserial_port_txq_of(port);
+	unsigned int completed;
+	ssize_t ret;
+
+	ret = vsq_read_iter(vq, to);
+	completed = vsq_take_completed(vq);
+	atomic64_add(completed, &port->stats.buffers_from_guest);
+	atomic64_add(vsq_take_discarded(vq), &port->stats.bytes_discarded);
+	if (ret > 0)
+		atomic64_add(ret, &port->stats.bytes_from_guest);
+	/* Buffers returned unread are the driver's again, too. */
+	if (completed && vsq_publish(vq))
+		vserial_dev_irq(vq);
+	if (!ret) {
+		ret = -EAGAIN;
+		if (vsq_arm(vq))	/* raced with the driver: retry */
+			atomic_inc(&port->wake_seq);
+	}
+	return ret;
+}
+
 /*
- * One attempt to read.  Returns the bytes read, 0 at end of file, or
- * -EAGAIN when the caller has to wait.
+ * One attempt to read.  Returns the bytes read, 0 at end of file (the
+ * port is gone), or -EAGAIN when the caller has to wait: for the guest
+ * to write, to open the port, to come back.
  */
 static ssize_t vserial_port_try_read(struct vserial_port *port,
 				     struct iov_iter *to)
@@ -244,31 +328,19 @@ static ssize_t vserial_port_try_read(struct vserial_port *port,
 	/* User memory is not faulted in under mem_sem: see the caller. */
 	pagefault_disable();
 	if (!vserial_port_installed(port)) {
-		ret = 0;
+		ret = -EAGAIN;
 	} else if (port->console) {
 		ret = vserial_console_read(port, to);
-		if (!ret && vserial_port_broken(port))
-			ret = -EIO;
+		if (!ret)
+			ret = vserial_port_broken(port) ? -EIO : -EAGAIN;
 	} else if (vserial_port_broken(port)) {
 		ret = -EIO;
-	} else if (!vsq_usable(vq)) {
-		ret = 0;
+	} else if (vserial_port_quarantined(port) || !vsq_usable(vq)) {
+		ret = -EAGAIN;
 	} else {
-		ret = vsq_read_iter(vq, to);
-		atomic64_add(vsq_take_completed(vq),
-			     &port->stats.buffers_from_guest);
-		if (ret > 0)
-			atomic64_add(ret, &port->stats.bytes_from_guest);
-		if (ret > 0 && vsq_publish(vq))
-			vserial_dev_irq(vq);
-		else if (!ret && vsq_arm(vq))
-			ret = -EAGAIN;	/* raced with the driver: retry */
-		if (ret == -EAGAIN)
-			atomic_inc(&port->wake_seq);
+		ret = vserial_port_read_vq(port, to);
 	}
 	pagefault_enable();
-	if (!ret && vserial_port_guest_connected(port))
-		ret = -EAGAIN;
 out:
 	up_read(&vs->mem_sem);
 	return ret;
@@ -418,20 +490,23 @@ __poll_t vserial_port_poll(struct vserial_port *port)
 	mutex_lock(&port->wlock);
 	down_read(&vs->mem_sem);
 
+	/* Gone: end of file, and no more data ever. */
 	if (port->dead) {
 		mask = EPOLLIN | EPOLLRDNORM | EPOLLHUP | EPOLLERR;
 		goto out;
 	}
 	if (!vserial_port_installed(port)) {
-		mask = EPOLLHUP;
+		mask = EPOLLRDHUP;
 		goto out;
 	}
 
 	if (port->console ? !kfifo_is_empty(&port->cons_fifo) :
-			    vsq_has_avail(txq) || vsq_arm(txq))
+			    !vserial_port_quarantined(port) &&
+			    (vsq_has_avail(txq) || vsq_arm(txq)))
 		mask |= EPOLLIN | EPOLLRDNORM;
+	/* The guest side is away: a reader waits, a writer would block. */
 	if (!connected)
-		mask |= EPOLLHUP;
+		mask |= EPOLLRDHUP;
 	else if (vsq_has_avail(rxq) || vsq_arm(rxq))
 		mask |= EPOLLOUT | EPOLLWRNORM;
 	if (vserial_port_broken(port))
@@ -468,7 +543,7 @@ int vserial_port_resize(struct vserial_port *port, u16 cols, u16 rows)
 		vs->cols = cols;
 		vs->rows = rows;
 		vs->generation++;
-		config = !vs_multiport(vs);
+		config = vs->session != VSERIAL_SESSION_MULTI;
 	}
 	spin_unlock_irqrestore(&vs->lock, flags);
 
@@ -542,6 +617,7 @@ struct vserial_port *vserial_port_new(struct vserial_dev *vs, u32 id,
 	strscpy(port->name, name, sizeof(port->name));
 	mutex_init(&port->rlock);
 	mutex_init(&port->wlock);
+	mutex_init(&port->pub_lock);
 	init_waitqueue_head(&port->wq);
 	INIT_LIST_HEAD(&port->ctrl_node);
 
@@ -637,6 +713,47 @@ void vserial_port_unplug(struct vserial_port *port, bool announce)
 	if (announce)
 		vserial_port_kick(vs, vserial_port_txq_of(port));
 	vserial_dev_schedule(vs);
+}
+
+/*
+ * Tell user space of the guest sides that opened or closed: the port's
+ * waiters (POLLRDHUP), the guest_connected attribute's pollers and a
+ * uevent.  Runs in the device's notify work, at most VSERIAL_UEVENT_RATE
+ * times a second (a guest may open and close as fast as it likes); the
+ * uevent is sent without the device's locks.
+ */
+void vserial_ports_notify(struct vserial_dev *vs)
+{
+	struct vserial_port *port;
+	unsigned long flags;
+	u32 i;
+
+	spin_lock_irqsave(&vs->lock, flags);
+	if (!vs->uevent_pending) {
+		spin_unlock_irqrestore(&vs->lock, flags);
+		return;
+	}
+	vs->uevent_pending = false;
+	spin_unlock_irqrestore(&vs->lock, flags);
+
+	for (i = 0; i < vs->max_nr_ports; i++) {
+		down_read(&vs->mem_sem);
+		port = vs->ports[i];
+		spin_lock_irqsave(&vs->lock, flags);
+		if (port && port->connected_changed) {
+			port->connected_changed = false;
+			get_device(&port->dev);
+		} else {
+			port = NULL;
+		}
+		spin_unlock_irqrestore(&vs->lock, flags);
+		up_read(&vs->mem_sem);
+		if (port) {
+			vserial_port_wake(port);
+			vserial_cdev_notify(port);
+			vserial_port_put(port);
+		}
+	}
 }
 
 /* Wake every plugged port's waiters, e.g. after a reset. */

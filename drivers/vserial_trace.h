@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * vdpa_vserial tracepoints: control messages and port state changes.
+ * vdpa_vserial tracepoints: control messages, port state changes and
+ * the vDPA operations of the driver.
  *
  *   echo 1 > /sys/kernel/tracing/events/vdpa_vserial/enable
  */
@@ -78,6 +79,40 @@ TRACE_EVENT(vserial_port,
 	    TP_printk("%s port %u \"%s\" %s", __get_str(dev), __entry->id,
 		      __get_str(name),
 		      vserial_show_port_event(__entry->event))
+);
+
+/* vDPA operations of the driver (a VMM, through vhost_vdpa). */
+#define vserial_show_op(o)						\
+	__print_symbolic(o,						\
+		{ VSERIAL_OP_SET_STATUS,	"set_status" },		\
+		{ VSERIAL_OP_RESET,		"reset" },		\
+		{ VSERIAL_OP_SUSPEND,		"suspend" },		\
+		{ VSERIAL_OP_RESUME,		"resume" },		\
+		{ VSERIAL_OP_SET_FEATURES,	"set_driver_features" }, \
+		{ VSERIAL_OP_SET_VQ_NUM,	"set_vq_num" },		\
+		{ VSERIAL_OP_SET_VQ_ADDRESS,	"set_vq_address" },	\
+		{ VSERIAL_OP_SET_VQ_READY,	"set_vq_ready" },	\
+		{ VSERIAL_OP_SET_VQ_STATE,	"set_vq_state" },	\
+		{ VSERIAL_OP_GET_VQ_STATE,	"get_vq_state" },	\
+		{ VSERIAL_OP_SET_MAP,		"set_map" },		\
+		{ VSERIAL_OP_RESET_MAP,		"reset_map" },		\
+		{ VSERIAL_OP_SESSION_END,	"session_end" },	\
+		{ VSERIAL_OP_VQ_CONTINUES,	"vq_continues" })
+
+TRACE_EVENT(vserial_op,
+	    TP_PROTO(struct vserial_dev *vs, int op, int idx, u64 value),
+	    TP_ARGS(vs, op, idx, value),
+	    TP_STRUCT__entry(__string(dev, dev_name(&vs->vdpa.dev))
+			     __field(int, op)
+			     __field(int, idx)
+			     __field(u64, value)),
+	    TP_fast_assign(__assign_str(dev);
+			   __entry->op = op;
+			   __entry->idx = idx;
+			   __entry->value = value;),
+	    TP_printk("%s %s vq %d value %#llx", __get_str(dev),
+		      vserial_show_op(__entry->op), __entry->idx,
+		      __entry->value)
 );
 
 #endif /* _VSERIAL_TRACE_H */

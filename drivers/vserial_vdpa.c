@@ -11,6 +11,7 @@
 #include <uapi/linux/virtio_ids.h>
 
 #include "vserial.h"
+#include "vserial_trace.h"
 
 /* Config space layout (virtio 1.x, 5.3.4), little endian. */
 struct vserial_config {
@@ -52,14 +53,16 @@ void vserial_dev_schedule(struct vserial_dev *vs)
 	queue_work(vserial_wq, &vs->work);
 }
 
-/* Config space changed: interrupt the driver, if it is up. */
+/* Config space changed: interrupt the driver, if there is one. */
 void vserial_dev_config_changed(struct vserial_dev *vs)
 {
 	unsigned long flags;
 	bool notify;
 
+	/* A paused driver hears of it when it is up again. */
 	spin_lock_irqsave(&vs->lock, flags);
-	notify = vs->status & VIRTIO_CONFIG_S_DRIVER_OK;
+	notify = (vs->status & VIRTIO_CONFIG_S_DRIVER_OK) ||
+		 vs->session != VSERIAL_SESSION_NONE;
 	if (notify)
 		vs->config_irq_pending = true;
 	spin_unlock_irqrestore(&vs->lock, flags);
@@ -79,35 +82,68 @@ void vserial_dev_irq(struct vsq *vq)
 	spin_unlock_irqrestore(&vq->lock, flags);
 	if (cb.callback)
 		cb.callback(cb.private);
+	else	/* A VMM gives its callbacks after DRIVER_OK: keep it. */
+		set_bit(vq->idx, vq->vs->irq_pending);
+}
+
+/*
+ * Raise the interrupts owed, once the driver is up and has given a
+ * callback: after a reset, a VMM sets its callbacks only after
+ * DRIVER_OK, and an interrupt owed across a pause must not be lost.
+ * Called with vs->mem_sem held.
+ */
+static void vserial_dev_irqs(struct vserial_dev *vs)
+{
+	struct vdpa_callback cb = {};
+	unsigned long flags;
+	u32 i;
+
+	if (READ_ONCE(vs->suspended) ||
+	    !(READ_ONCE(vs->status) & VIRTIO_CONFIG_S_DRIVER_OK))
+		return;
+	for_each_set_bit(i, vs->irq_pending, vs->nvqs)
+		if (READ_ONCE(vs->vqs[i].cb.callback) &&
+		    test_and_clear_bit(i, vs->irq_pending))
+			vserial_dev_irq(&vs->vqs[i]);
+
+	spin_lock_irqsave(&vs->lock, flags);
+	if (vs->config_irq_pending && vs->config_cb.callback) {
+		cb = vs->config_cb;
+		vs->config_irq_pending = false;
+	}
+	spin_unlock_irqrestore(&vs->lock, flags);
+	if (cb.callback)
+		cb.callback(cb.private);
+}
+
+/* guest_connected changes reach user space, rate-limited. */
+static void vserial_notify_work(struct work_struct *work)
+{
+	struct vserial_dev *vs = container_of(to_delayed_work(work),
+					      struct vserial_dev, notify_work);
+
+	vs->notified = jiffies;
+	vserial_ports_notify(vs);
 }
 
 static void vserial_work(struct work_struct *work)
 {
 	struct vserial_dev *vs = container_of(work, struct vserial_dev, work);
-	struct vdpa_callback cb = {};
-	unsigned long flags;
-	u32 i;
+	unsigned long next;
 
 	if (READ_ONCE(vs->status) & VIRTIO_CONFIG_S_DRIVER_OK) {
 		vserial_ctrl_handle_tx(vs);
 		vserial_ports_drain(vs);
 		vserial_ctrl_flush(vs);
 	}
+	if (READ_ONCE(vs->uevent_pending)) {
+		next = READ_ONCE(vs->notified) + HZ / VSERIAL_UEVENT_RATE;
+		queue_delayed_work(vserial_wq, &vs->notify_work,
+				   time_after(next, jiffies) ? next - jiffies : 0);
+	}
 
 	down_read(&vs->mem_sem);
-	/* Not while suspended: resume schedules us again. */
-	for_each_set_bit(i, vs->irq_pending, vs->nvqs)
-		if (!READ_ONCE(vs->suspended) &&
-		    test_and_clear_bit(i, vs->irq_pending))
-			vserial_dev_irq(&vs->vqs[i]);
-
-	spin_lock_irqsave(&vs->lock, flags);
-	if (vs->config_irq_pending)
-		cb = vs->config_cb;
-	vs->config_irq_pending = false;
-	spin_unlock_irqrestore(&vs->lock, flags);
-	if (cb.callback)
-		cb.callback(cb.private);
+	vserial_dev_irqs(vs);
 	up_read(&vs->mem_sem);
 }
 
@@ -120,6 +156,7 @@ static int vs_set_vq_address(struct vdpa_device *vdpa, u16 idx, u64 desc_area,
 
 	if (!vq)
 		return -EINVAL;
+	trace_vserial_op(vs, VSERIAL_OP_SET_VQ_ADDRESS, idx, desc_area);
 	vs_quiesce(vs, &flags);
 	if (vq->desc_addr != desc_area || vq->avail_addr != driver_area ||
 	    vq->used_addr != device_area)
@@ -139,6 +176,7 @@ static void vs_set_vq_num(struct vdpa_device *vdpa, u16 idx, u32 num)
 
 	if (!vq)
 		return;
+	trace_vserial_op(vs, VSERIAL_OP_SET_VQ_NUM, idx, num);
 	vs_quiesce(vs, &flags);
 	if (vq->num != num)
 		vsq_unpop(vq);
@@ -176,6 +214,9 @@ static void vs_set_vq_cb(struct vdpa_device *vdpa, u16 idx,
 	vq->cb = *cb;
 	spin_unlock(&vq->lock);
 	vs_unquiesce(vs, flags);
+	/* An interrupt may have waited for a callback. */
+	if (cb->callback && test_bit(idx, vs->irq_pending))
+		vserial_dev_schedule(vs);
 }
 
 static void vs_set_vq_ready(struct vdpa_device *vdpa, u16 idx, bool ready)
@@ -187,6 +228,7 @@ static void vs_set_vq_ready(struct vdpa_device *vdpa, u16 idx, bool ready)
 
 	if (!vq)
 		return;
+	trace_vserial_op(vs, VSERIAL_OP_SET_VQ_READY, idx, ready);
 	vs_quiesce(vs, &flags);
 	vq->ready = ready;
 	vs_unquiesce(vs, flags);
@@ -207,17 +249,6 @@ static bool vs_get_vq_ready(struct vdpa_device *vdpa, u16 idx)
 	return vq && vq->ready;
 }
 
-/*
- * The queue state is the index of the next available entry the device
- * will process.  A chain in flight -- popped, partly consumed, not yet
- * used -- counts as not processed: a device restored from this state
- * uses it again, so the rings stay consistent (used == avail base).
- */
-static u16 vsq_base(const struct vsq *vq)
-{
-	return vq->last_avail_idx - vq->chain_active;
-}
-
 static int vs_set_vq_state(struct vdpa_device *vdpa, u16 idx,
 			   const struct vdpa_vq_state *state)
 {
@@ -227,17 +258,10 @@ static int vs_set_vq_state(struct vdpa_device *vdpa, u16 idx,
 
 	if (!vq)
 		return -EINVAL;
+	trace_vserial_op(vs, VSERIAL_OP_SET_VQ_STATE, idx,
+			 state->split.avail_index);
 	vs_quiesce(vs, &flags);
-	/*
-	 * Restoring the state the queue is in (suspend, get, set, resume)
-	 * keeps a chain in flight where it was: nothing is read twice.
-	 */
-	if (state->split.avail_index != vsq_base(vq)) {
-		vq->last_avail_idx = state->split.avail_index;
-		vq->used_idx = state->split.avail_index;
-		vq->signalled_valid = false;
-		vq->chain_active = false;
-	}
+	vsq_set_base(vq, state->split.avail_index);
 	vs_unquiesce(vs, flags);
 	return 0;
 }
@@ -254,6 +278,8 @@ static int vs_get_vq_state(struct vdpa_device *vdpa, u16 idx,
 	vs_quiesce(vs, &flags);
 	state->split.avail_index = vsq_base(vq);
 	vs_unquiesce(vs, flags);
+	trace_vserial_op(vs, VSERIAL_OP_GET_VQ_STATE, idx,
+			 state->split.avail_index);
 	return 0;
 }
 
@@ -282,6 +308,7 @@ static int vs_set_driver_features(struct vdpa_device *vdpa, u64 features)
 	struct vserial_dev *vs = vdpa_to_vs(vdpa);
 	unsigned long flags;
 
+	trace_vserial_op(vs, VSERIAL_OP_SET_FEATURES, -1, features);
 	vs_quiesce(vs, &flags);
 	vs->drv_features = features & vs->dev_features;
 	vs_unquiesce(vs, flags);
@@ -343,12 +370,18 @@ static u8 vs_get_status(struct vdpa_device *vdpa)
  * and keeps it across the guest's resets (IOTLB_PERSIST); only reset_map
  * goes back to the initial state.  The legacy compat_reset, which drops
  * the map, is for parents that used to do so, and is not implemented.
+ *
+ * The driver's session survives it too (see vserial_ctrl.c): a VMM
+ * resets the device whenever its guest pauses.  So do the rings' bases
+ * and chains in flight, for a driver that brings the rings back
+ * (vsq_reset()), and a config interrupt not delivered yet.
  */
 static void vs_do_reset(struct vserial_dev *vs)
 {
 	unsigned long irqflags;
 	u32 i;
 
+	trace_vserial_op(vs, VSERIAL_OP_RESET, -1, 0);
 	vs_quiesce(vs, &irqflags);
 	for (i = 0; i < vs->nvqs; i++)
 		vsq_reset(&vs->vqs[i]);
@@ -357,7 +390,6 @@ static void vs_do_reset(struct vserial_dev *vs)
 	vs->drv_features = 0;
 	vs->suspended = false;
 	vs->pt_ok = false;
-	vs->config_irq_pending = false;
 	spin_unlock(&vs->lock);
 	bitmap_zero(vs->irq_pending, vs->nvqs);
 	bitmap_zero(vs->drain_pending, vs->nvqs);
@@ -366,6 +398,66 @@ static void vs_do_reset(struct vserial_dev *vs)
 	vs_unquiesce(vs, irqflags);
 
 	vserial_ports_wake_all(vs);
+}
+
+/*
+ * The driver's session is over: no driver will continue it.  Called
+ * without the device's locks.
+ */
+static void vs_session_end(struct vserial_dev *vs)
+{
+	unsigned long flags;
+
+	trace_vserial_op(vs, VSERIAL_OP_SESSION_END, -1, 0);
+	vs_quiesce(vs, &flags);
+	vserial_ctrl_session_end(vs);
+	vs_unquiesce(vs, flags);
+	vserial_ports_wake_all(vs);
+	/* guest_connected uevents. */
+	vserial_dev_schedule(vs);
+}
+
+/*
+ * The driver is up.  For each queue, did it bring back the ring it had
+ * before the last reset (a paused guest resuming), or set up a new one?
+ * A queue that goes on is interrupted once, in case an interrupt was
+ * lost while the guest was paused (a VMM tears down its interrupt
+ * channels then): the driver finds nothing new, or what it missed.
+ */
+static void vs_driver_ok(struct vserial_dev *vs)
+{
+	bool ctrl = false, cont, resync;
+	unsigned long flags;
+	struct vsq *vq;
+	u32 i;
+
+	vs_quiesce(vs, &flags);
+	for (i = 0; i < vs->nvqs; i++) {
+		vq = &vs->vqs[i];
+		cont = vsq_continues(vq);
+		if (i == VSERIAL_CTRL_RXQ)
+			ctrl = cont;
+		if (!cont)
+			continue;
+		trace_vserial_op(vs, VSERIAL_OP_VQ_CONTINUES, i,
+				 vq->last_avail_idx);
+		if (vq->used_idx)
+			set_bit(i, vs->irq_pending);
+	}
+	resync = vserial_ctrl_driver_ok(vs, ctrl);
+	vs_unquiesce(vs, flags);
+	if (resync)
+		mod_delayed_work(vserial_wq, &vs->resync_work,
+				 VSERIAL_RESYNC_DELAY);
+}
+
+static void vserial_resync_work(struct work_struct *work)
+{
+	struct vserial_dev *vs = container_of(to_delayed_work(work),
+					      struct vserial_dev, resync_work);
+
+	vserial_ctrl_resync_timeout(vs);
+	vserial_dev_schedule(vs);
 }
 
 /*
@@ -395,7 +487,16 @@ static void vs_set_status(struct vdpa_device *vdpa, u8 status)
 
 	if (status & VIRTIO_CONFIG_S_DRIVER_OK)
 		WRITE_ONCE(vs->pt_ok, vs_driver_in_kernel(vs));
+	trace_vserial_op(vs, VSERIAL_OP_SET_STATUS, -1, status);
 	dev_dbg(&vdpa->dev, "status %#x\n", status);
+
+	/*
+	 * Whether the rings go on from before a reset is decided before
+	 * anyone may use them: nothing runs on a queue before DRIVER_OK.
+	 */
+	old = READ_ONCE(vs->status);
+	if (status & ~old & VIRTIO_CONFIG_S_DRIVER_OK)
+		vs_driver_ok(vs);
 
 	spin_lock_irqsave(&vs->lock, flags);
 	old = vs->status;
@@ -409,8 +510,12 @@ static void vs_set_status(struct vdpa_device *vdpa, u8 status)
 	vs->status = status;
 	spin_unlock_irqrestore(&vs->lock, flags);
 
+	if (status & ~old & VIRTIO_CONFIG_S_FEATURES_OK) {
+		vs_quiesce(vs, &flags);
+		vserial_ctrl_features_ok(vs);
+		vs_unquiesce(vs, flags);
+	}
 	if (status & ~old & VIRTIO_CONFIG_S_DRIVER_OK) {
-		vserial_ctrl_driver_ok(vs);
 		vserial_ports_wake_all(vs);
 		set_bit(VSERIAL_DRAIN_ALL, &vs->work_flags);
 		vserial_dev_schedule(vs);
@@ -428,6 +533,7 @@ static int vs_suspend(struct vdpa_device *vdpa)
 	struct vserial_dev *vs = vdpa_to_vs(vdpa);
 	unsigned long flags;
 
+	trace_vserial_op(vs, VSERIAL_OP_SUSPEND, -1, 0);
 	vs_quiesce(vs, &flags);
 	WRITE_ONCE(vs->suspended, true);
 	vs_unquiesce(vs, flags);
@@ -439,6 +545,7 @@ static int vs_resume(struct vdpa_device *vdpa)
 	struct vserial_dev *vs = vdpa_to_vs(vdpa);
 	unsigned long flags;
 
+	trace_vserial_op(vs, VSERIAL_OP_RESUME, -1, 0);
 	vs_quiesce(vs, &flags);
 	WRITE_ONCE(vs->suspended, false);
 	vs_unquiesce(vs, flags);
@@ -596,15 +703,24 @@ static int vs_set_map(struct vdpa_device *vdpa, unsigned int asid,
 	}
 
 	vs_iotlb_swap(vs, new);
+	trace_vserial_op(vs, VSERIAL_OP_SET_MAP, -1, new->nmaps);
 	dev_dbg(&vdpa->dev, "IOTLB set: %u maps\n", new->nmaps);
 	return 0;
 }
 
+/*
+ * vhost_vdpa resets the map when its file is released: the VMM is gone,
+ * and with it the guest memory any session lived in.
+ */
 static int vs_reset_map(struct vdpa_device *vdpa, unsigned int asid)
 {
+	struct vserial_dev *vs = vdpa_to_vs(vdpa);
+
 	if (asid)
 		return -EINVAL;
-	vs_iotlb_swap(vdpa_to_vs(vdpa), NULL);
+	trace_vserial_op(vs, VSERIAL_OP_RESET_MAP, -1, 0);
+	vs_iotlb_swap(vs, NULL);
+	vs_session_end(vs);
 	dev_dbg(&vdpa->dev, "IOTLB reset to the initial state\n");
 	return 0;
 }
@@ -613,11 +729,15 @@ static void vs_free(struct vdpa_device *vdpa)
 {
 	struct vserial_dev *vs = vdpa_to_vs(vdpa);
 
+	cancel_delayed_work_sync(&vs->resync_work);
 	cancel_work_sync(&vs->work);
+	cancel_delayed_work_sync(&vs->notify_work);
 	vs_iotlb_free(vs->iotlb);
 	bitmap_free(vs->irq_pending);
 	bitmap_free(vs->drain_pending);
 	bitmap_free(vs->remove_pending);
+	bitmap_free(vs->announced);
+	kfree(vs->stale_readies);
 	kfree(vs->vqs);
 	kfree(vs->ports);
 }
@@ -657,6 +777,42 @@ static const struct vdpa_config_ops vserial_vdpa_ops = {
 	.free = vs_free,
 };
 
+/*
+ * The bus driver (virtio_vdpa, vhost_vdpa) let go of the device: its
+ * session is over, whatever it left the device in.
+ */
+static int vserial_bus_notify(struct notifier_block *nb, unsigned long action,
+			      void *data)
+{
+	struct vserial_dev *vs = container_of(nb, struct vserial_dev, bus_nb);
+
+	if (data != &vs->vdpa.dev || action != BUS_NOTIFY_UNBOUND_DRIVER)
+		return NOTIFY_DONE;
+	vs_session_end(vs);
+	return NOTIFY_OK;
+}
+
+/* Put the device on the vDPA bus, and watch its driver go. */
+int vserial_dev_register(struct vserial_dev *vs)
+{
+	int ret;
+
+	vs->bus_nb.notifier_call = vserial_bus_notify;
+	ret = bus_register_notifier(vs->vdpa.dev.bus, &vs->bus_nb);
+	if (ret)
+		return ret;
+	ret = _vdpa_register_device(&vs->vdpa, vs->nvqs);
+	if (ret)
+		bus_unregister_notifier(vs->vdpa.dev.bus, &vs->bus_nb);
+	return ret;
+}
+
+void vserial_dev_unregister(struct vserial_dev *vs)
+{
+	_vdpa_unregister_device(&vs->vdpa);
+	bus_unregister_notifier(vs->vdpa.dev.bus, &vs->bus_nb);
+}
+
 /* Allocate a device; the caller registers it.  put_device() frees it. */
 struct vserial_dev *vserial_dev_create(struct device *parent,
 				       const char *name, u64 features,
@@ -676,6 +832,8 @@ struct vserial_dev *vserial_dev_create(struct device *parent,
 	rwlock_init(&vs->mem_lock);
 	INIT_LIST_HEAD(&vs->ctrl_list);
 	INIT_WORK(&vs->work, vserial_work);
+	INIT_DELAYED_WORK(&vs->resync_work, vserial_resync_work);
+	INIT_DELAYED_WORK(&vs->notify_work, vserial_notify_work);
 	vs->dev_features = features;
 	vs->max_nr_ports = max_nr_ports;
 	vs->pt = true;
@@ -696,9 +854,13 @@ struct vserial_dev *vserial_dev_create(struct device *parent,
 	vs->irq_pending = bitmap_zalloc(vs->nvqs, GFP_KERNEL);
 	vs->drain_pending = bitmap_zalloc(vs->nvqs, GFP_KERNEL);
 	vs->remove_pending = bitmap_zalloc(max_nr_ports, GFP_KERNEL);
+	vs->announced = bitmap_zalloc(max_nr_ports, GFP_KERNEL);
+	vs->stale_readies = kcalloc(max_nr_ports, sizeof(*vs->stale_readies),
+				    GFP_KERNEL);
 	vs->ports = kcalloc(max_nr_ports, sizeof(*vs->ports), GFP_KERNEL);
 	if (!vs->vqs || !vs->irq_pending || !vs->drain_pending ||
-	    !vs->remove_pending || !vs->ports)
+	    !vs->remove_pending || !vs->announced || !vs->stale_readies ||
+	    !vs->ports)
 		goto err;
 
 	for (i = 0; i < vs->nvqs; i++)

@@ -49,9 +49,61 @@ void vsq_init(struct vsq *vq, struct vserial_dev *vs, u16 idx)
 	vsq_reset(vq);
 }
 
-/* Back to the state after device reset.  Called with the vq quiesced. */
+/*
+ * Where the driver resumes processing: the next available entry, with a
+ * chain in flight (popped, partly consumed, not yet used) counting as not
+ * processed.  A device restored from this base pops that chain again, and
+ * the rings stay consistent (used index == base).
+ */
+u16 vsq_base(const struct vsq *vq)
+{
+	return vq->last_avail_idx - vq->chain_active;
+}
+
+/*
+ * Let go of the active chain without completing it: it goes back to the
+ * ring, and if part of it was consumed, a resume point remembers how
+ * much (struct vsq_resume).
+ */
+static void vsq_park(struct vsq *vq)
+{
+	struct vsq_chain *c = &vq->chain;
+
+	if (!vq->chain_active)
+		return;
+	vq->chain_active = false;
+	vq->last_avail_idx--;
+	if (!c->consumed)
+		return;
+	vq->resume = (struct vsq_resume) {
+		.head_addr = c->head_addr,
+		.head_len = c->head_len,
+		.head_flags = c->head_flags,
+		.head = c->head,
+		.pos = c->pos,
+		.skip = c->consumed,
+		.valid = true,
+	};
+}
+
+/*
+ * Back to the state after device reset.  Called with the vq quiesced.
+ * The ring's configuration and base are kept aside, and so is a chain in
+ * flight, for a driver that brings the same ring back (vsq_continues()).
+ */
 void vsq_reset(struct vsq *vq)
 {
+	if (vq->num) {
+		vq->saved = (struct vsq_saved) {
+			.desc_addr = vq->desc_addr,
+			.avail_addr = vq->avail_addr,
+			.used_addr = vq->used_addr,
+			.num = vq->num,
+			.base = vsq_base(vq),
+			.valid = true,
+		};
+	}
+	vsq_park(vq);
 	vq->cb.callback = NULL;
 	vq->cb.private = NULL;
 	vq->cb.trigger = NULL;
@@ -65,8 +117,64 @@ void vsq_reset(struct vsq *vq)
 	vq->signalled_valid = false;
 	vq->ready = false;
 	vq->broken = false;
-	vq->chain_active = false;
 	vq->completed = 0;
+	vq->discarded = 0;
+}
+
+/* Drop what was carried across resets.  Called with the vq quiesced. */
+void vsq_forget(struct vsq *vq)
+{
+	vq->resume.valid = false;
+	vq->saved.valid = false;
+	atomic_set(&vq->fence, 0);
+}
+
+/*
+ * After a device reset: did the driver bring back the ring as it was --
+ * same addresses, size and base, as a VMM restoring a paused guest's
+ * queue does -- or set up a new one (a driver that started over, or a
+ * guest that suspended and freed its buffers)?  For a new ring, what was
+ * carried over is dropped.  Called with the vq quiesced, when the driver
+ * is ready; the answer is given once per reset.
+ */
+bool vsq_continues(struct vsq *vq)
+{
+	struct vsq_saved *s = &vq->saved;
+	bool same;
+
+	same = s->valid && vq->num == s->num &&
+	       vq->desc_addr == s->desc_addr &&
+	       vq->avail_addr == s->avail_addr &&
+	       vq->used_addr == s->used_addr && vq->last_avail_idx == s->base;
+	s->valid = false;
+	if (!same)
+		vsq_forget(vq);
+	return same;
+}
+
+/*
+ * The driver sets the queue state (the base, see vsq_base()).  Setting
+ * the state the queue is in (suspend, get, set, resume) keeps a chain in
+ * flight where it is: nothing is read twice.
+ */
+void vsq_set_base(struct vsq *vq, u16 base)
+{
+	if (base == vsq_base(vq))
+		return;
+	vsq_park(vq);
+	vq->last_avail_idx = base;
+	vq->used_idx = base;
+	vq->signalled_valid = false;
+}
+
+/*
+ * Chains popped from before ring position @pos, from now on, are stale:
+ * they are returned to the driver unread, and a resume point is void.
+ * May be called by anyone; the consumer honours it when it pops.
+ */
+void vsq_fence(struct vsq *vq, u16 pos)
+{
+	atomic_set(&vq->fence, VSQ_FENCE_SET | pos);
 }
 
 /* Translate @iova; return the physical address and the contiguous length. */
@@ -326,6 +434,12 @@ static int vsq_chain_advance(struct vsq *vq)
 		dflags = le16_to_cpu(desc.flags);
 		addr = le64_to_cpu(desc.addr);
 		len = le32_to_cpu(desc.len);
+		if (c->seen == 1 && !c->indirect) {
+			/* The head descriptor: what a resume point compares. */
+			c->head_addr = addr;
+			c->head_len = len;
+			c->head_flags = dflags;
+		}
 
 		if (dflags & VRING_DESC_F_INDIRECT) {
 			if (c->indirect)
@@ -366,6 +480,77 @@ static int vsq_chain_advance(struct vsq *vq)
 }
 
 /*
+ * Pass over @n bytes of the active chain as consumed earlier (a resume
+ * point), then, if @discard, over the rest of it, unread: returned to the
+ * driver as it is, counted in vq->discarded.
+ */
+static int vsq_chain_skip(struct vsq *vq, u64 n, bool discard)
+{
+	struct vsq_chain *c = &vq->chain;
+	int r;
+
+	while (c->len && (n || discard)) {
+		u32 k = n ? min_t(u64, c->len, n) : c->len;
+
+		c->addr += k;
+		c->len -= k;
+		c->consumed += k;
+		if (n) {
+			n -= k;
+			if (c->write)
+				c->written += k;
+		} else {
+			vq->discarded += k;
+		}
+		if (!c->len) {
+			r = vsq_chain_advance(vq);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+/* Is ring position @pos before @fence, by at most a ring's worth? */
+static bool vsq_before(const struct vsq *vq, u16 pos, u16 fence)
+{
+	return (u16)(fence - pos - 1) < vq->num;
+}
+
+/*
+ * Before the consumer sees the active chain: a chain from before the
+ * fence is passed over whole; a chain popped again where a resume point
+ * says (@popped: just popped), the same one, is passed over as far as it
+ * was consumed.
+ */
+static int vsq_recognise(struct vsq *vq, bool popped)
+{
+	struct vsq_chain *c = &vq->chain;
+	struct vsq_resume *rp = &vq->resume;
+	int fence = atomic_read(&vq->fence);
+	bool same;
+
+	if (fence & VSQ_FENCE_SET) {
+		rp->valid = false;
+		if (vsq_before(vq, c->pos, fence))
+			return vsq_chain_skip(vq, 0, true);
+		/* Positions only grow: this fence is behind us for good. */
+		atomic_cmpxchg(&vq->fence, fence, 0);
+	}
+	if (!popped || !rp->valid)
+		return 0;
+
+	/* A resume point is good for the first chain popped after it. */
+	rp->valid = false;
+	same = rp->pos == c->pos && rp->head == c->head &&
+	       rp->head_addr == c->head_addr && rp->head_len == c->head_len &&
+	       rp->head_flags == c->head_flags;
+	if (!same)
+		return 0;
+	return vsq_chain_skip(vq, rp->skip, rp->discard);
+}
+
+/*
  * Make the next available chain the active one.  Returns 1 if there is an
  * active chain (its first segment loaded, or empty), 0 if the ring is
  * empty, -EIO if the queue is unusable or the ring is malformed.
@@ -378,8 +563,10 @@ int vsq_next_chain(struct vsq *vq)
 
 	if (!vsq_usable(vq))
 		return -EIO;
-	if (vq->chain_active)
-		return 1;
+	if (vq->chain_active) {
+		r = vsq_recognise(vq, false);
+		return r < 0 ? r : 1;
+	}
 
 	r = vsq_get16(vq, vsq_avail_idx_addr(vq), &avail);
 	if (r)
@@ -396,15 +583,17 @@ int vsq_next_chain(struct vsq *vq)
 		return r;
 	if (head >= vq->num)
 		return vsq_bad(vq, "available ring entry out of range");
-	vq->last_avail_idx++;
 
 	memset(c, 0, sizeof(*c));
+	c->pos = vq->last_avail_idx++;
 	c->head = head;
 	c->next = head;
 	c->has_next = true;
 	vq->chain_active = true;
 
 	r = vsq_chain_advance(vq);
+	if (r >= 0)
+		r = vsq_recognise(vq, true);
 	return r < 0 ? r : 1;
 }
 
@@ -422,6 +611,7 @@ int vsq_chain_read(struct vsq *vq, void *buf, size_t len)
 			return vsq_bad(vq, "buffer not mapped");
 		c->addr += n;
 		c->len -= n;
+		c->consumed += n;
 		done += n;
 		if (!c->len) {
 			r = vsq_chain_advance(vq);
@@ -446,6 +636,7 @@ int vsq_chain_write(struct vsq *vq, const void *buf, size_t len)
 			return vsq_bad(vq, "buffer not mapped");
 		c->addr += n;
 		c->len -= n;
+		c->consumed += n;
 		c->written += n;
 		done += n;
 		if (!c->len) {
@@ -523,13 +714,35 @@ bool vsq_publish(struct vsq *vq)
 	return !valid || vring_need_event(event, vq->used_idx, old);
 }
 
+/*
+ * The driver's available index, read without consuming anything or
+ * failing the queue: for a fence set by someone who is not the queue's
+ * consumer.  -EIO if the ring cannot be read.
+ */
+int vsq_peek_avail(struct vsq *vq, u16 *idx)
+{
+	__le16 *p;
+
+	if (!vq->ready || !vsq_layout_ok(vq))
+		return -EIO;
+	p = vsq_map16(vq->vs, vsq_avail_idx_addr(vq), false);
+	if (!p)
+		return -EIO;
+	*idx = le16_to_cpu(READ_ONCE(*p));
+	kunmap_local(p);
+	return 0;
+}
+
+/* Is there a chain to take now (not while the queue is stopped)? */
 bool vsq_has_avail(struct vsq *vq)
 {
 	u16 avail;
 
+	if (!vsq_usable(vq))
+		return false;
 	if (vq->chain_active)
 		return true;
-	if (!vsq_usable(vq) || vsq_get16(vq, vsq_avail_idx_addr(vq), &avail))
+	if (vsq_get16(vq, vsq_avail_idx_addr(vq), &avail))
 		return false;
 	return avail != vq->last_avail_idx;
 }
@@ -585,6 +798,7 @@ static ssize_t vsq_xfer_iter(struct vsq *vq, struct iov_iter *iter)
 			}
 			c->addr += n;
 			c->len -= n;
+			c->consumed += n;
 			if (to_guest)
 				c->written += n;
 			total += n;
@@ -641,9 +855,13 @@ static int vsq_console_take(struct vsq *vq, struct vserial_port *port)
 		kfifo_in(&port->cons_fifo, buf, n);
 		c->addr += n;
 		c->len -= n;
+		c->consumed += n;
 	}
 	if (port && c->len)
 		atomic64_add(c->len, &port->cons_dropped);
+	else if (!port)
+		vq->discarded += c->len;
+	c->consumed += c->len;
 	c->len = 0;
 	return vsq_chain_advance(vq);
 }
@@ -659,6 +877,7 @@ static int vsq_console_take(struct vsq *vq, struct vserial_port *port)
  */
 int vsq_console_drain(struct vsq *vq, struct vserial_port *port, u32 *budget)
 {
+	unsigned int done_bufs;
 	u32 start = vq->walked;
 	int done = 0, r;
 
@@ -680,21 +899,50 @@ int vsq_console_drain(struct vsq *vq, struct vserial_port *port, u32 *budget)
 		done++;
 	}
 	*budget -= min(vq->walked - start, *budget);
+	/* Taken either way: what no port took is no port's to count. */
+	done_bufs = vsq_take_completed(vq);
 	if (port)
-		atomic64_add(vsq_take_completed(vq),
-			     &port->stats.buffers_from_guest);
+		atomic64_add(done_bufs, &port->stats.buffers_from_guest);
 	return r == -EAGAIN ? r : done;
+}
+
+/* Bytes returned unread since the last call (for the port's counters). */
+u64 vsq_take_discarded(struct vsq *vq)
+{
+	u64 n = vq->discarded;
+
+	vq->discarded = 0;
+	return n;
+}
+
+/*
+ * The consumer gives up on a chain it has half taken (the host end
+ * closed in the middle of a guest buffer): the rest of the active chain
+ * is returned unread, and so is the rest of a chain parked by a reset,
+ * when it comes back.  A chain nothing was taken from stays for the next
+ * consumer.  Returns true if a chain was completed (publish it).
+ */
+bool vsq_abandon(struct vsq *vq)
+{
+	if (vq->chain_active && vq->chain.consumed && !vsq_usable(vq))
+		vsq_park(vq);	/* no ring access while paused */
+	if (vq->resume.valid)
+		vq->resume.discard = true;
+	if (!vq->chain_active || !vq->chain.consumed)
+		return false;
+	if (vsq_chain_skip(vq, 0, true) < 0)
+		return false;
+	vsq_complete(vq);
+	return true;
 }
 
 /*
  * The driver moved the ring: give back the chain popped from the old one
- * (it is popped again from the new ring), keeping the ring state that
- * get_vq_state reports.
+ * (it is popped again from the new ring, and continued where it stopped
+ * if it is the same chain), keeping the ring state that get_vq_state
+ * reports.
  */
 void vsq_unpop(struct vsq *vq)
 {
-	if (!vq->chain_active)
-		return;
-	vq->chain_active = false;
-	vq->last_avail_idx--;
+	vsq_park(vq);
 }

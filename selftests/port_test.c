@@ -7,11 +7,16 @@
  * kernel-made tree, hot-plug and unplug (PORT_ADD/PORT_REMOVE) seen by
  * the driver, errors, unplug with the host end open, plug and unplug
  * while other ports carry traffic, templates, RESIZE (TIOCSWINSZ) seen on
- * the driver's hvc, udev links, counters and tracepoints.
+ * the driver's hvc, udev links, counters and tracepoints; host ends that
+ * outlive the guest's sessions (a log collector across guest restarts,
+ * socat), guest_connected uevents.
  *
  * Needs root, the module, virtio_vdpa, udevd with the project's rule:
  * run it in the test VM ("make vm-run CMD=selftests/port_test").
  */
+#include <time.h>
+#include <linux/netlink.h>
+
 #include "kselftest_harness.h"
 #include "vserial_lib.h"
 
@@ -892,6 +897,277 @@ TEST_F_TIMEOUT(ports, idle_port_memory, 180)
 	EXPECT_GT(80 * 1024, (slab1 - slab0) * 1024 / 200);
 	ASSERT_EQ(0, vs_dev_del(VS_DEV));
 	ASSERT_EQ(0, vs_run("modprobe virtio_vdpa"));
+}
+
+/* ---- Host sessions across the guest's: the kernel's own driver ---- */
+
+#define LOG_PORT	"com.example.log"
+#define VDPA_DRV	"/sys/bus/vdpa/drivers/virtio_vdpa/"
+
+/*
+ * A log collector on the host end: blocking reads into one buffer until
+ * @want bytes or end of file, its own CPU time measured.
+ */
+struct collector {
+	int fd;
+	char *buf;
+	size_t want;
+	size_t got;		/* atomic */
+	int reads_zero;		/* read() returned 0 (end of file) */
+	int err;
+	pthread_t thread;
+};
+
+static void *collector_run(void *arg)
+{
+	struct collector *c = arg;
+	ssize_t n;
+
+	while (__atomic_load_n(&c->got, __ATOMIC_ACQUIRE) < c->want) {
+		n = read(c->fd, c->buf + c->got, c->want - c->got);
+		if (n == 0) {
+			c->reads_zero++;
+			break;
+		}
+		if (n < 0) {
+			c->err = errno;
+			break;
+		}
+		__atomic_add_fetch(&c->got, n, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+static uint64_t thread_cpu_ns(pthread_t t)
+{
+	struct timespec ts;
+	clockid_t cid;
+
+	if (pthread_getcpuclockid(t, &cid) || clock_gettime(cid, &ts))
+		return 0;
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* Wait until the collector has @n bytes. */
+static int collector_wait(struct collector *c, size_t n, int timeout_ms)
+{
+	uint64_t end = vs_ms() + timeout_ms;
+
+	while (__atomic_load_n(&c->got, __ATOMIC_ACQUIRE) < n) {
+		if (vs_ms() > end || c->reads_zero || c->err)
+			return -1;
+		vs_sleep_ms(20);
+	}
+	return 0;
+}
+
+/* The driver side goes (unbind) or comes back (bind). */
+static int guest_bind(bool bind)
+{
+	return vs_write_str(bind ? VDPA_DRV "bind" : VDPA_DRV "unbind",
+			    VS_DEV);
+}
+
+/*
+ * A log collector started before the guest's driver is there, kept
+ * across two guest restarts (the driver unbound and bound again, as a
+ * reboot resets and re-probes the device): it captures every byte the
+ * guest writes in each session, never sees end of file, and uses next
+ * to no CPU while the guest is away.  guest_connected and its uevent
+ * follow the guest.
+ */
+TEST_F_TIMEOUT(ports, log_collector_across_guest_restarts, 240)
+{
+	const size_t per = 100000;
+	struct collector c = { .want = 3 * per };
+	char *expect = malloc(3 * per), gpath[64];
+	uint64_t cpu0, cpu1;
+	struct vs_port *p;
+	int gfd, round;
+
+	ASSERT_NE(NULL, expect);
+	c.buf = calloc(1, c.want);
+	ASSERT_NE(NULL, c.buf);
+	ASSERT_EQ(0, vs_create(&self->dev, "console:," LOG_PORT, NULL, 2));
+	/* The guest is not up yet. */
+	ASSERT_EQ(0, guest_bind(false));
+	p = host_port(&self->dev, LOG_PORT);
+	ASSERT_NE(NULL, p);
+	c.fd = open(p->host, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, c.fd);
+	ASSERT_EQ(0, pthread_create(&c.thread, NULL, collector_run, &c));
+
+	for (round = 0; round < 3; round++) {
+		/* The guest is down: the collector waits and does not spin. */
+		cpu0 = thread_cpu_ns(c.thread);
+		vs_sleep_ms(1500);
+		cpu1 = thread_cpu_ns(c.thread);
+		EXPECT_GT(20000000ULL, cpu1 - cpu0)
+			TH_LOG("round %d: collector used %llu us of CPU while the guest was down",
+			       round, (unsigned long long)(cpu1 - cpu0) / 1000);
+		EXPECT_EQ(0, vs_attr(p, "guest_connected"));
+		EXPECT_EQ(0, c.reads_zero);
+
+		ASSERT_EQ(0, guest_bind(true));
+		ASSERT_EQ(0, guest_port_wait(&self->dev, LOG_PORT, true));
+		snprintf(gpath, sizeof(gpath), "/dev/virtio-ports/%s",
+			 LOG_PORT);
+		gfd = open(gpath, O_WRONLY | O_CLOEXEC);
+		ASSERT_LE(0, gfd);
+		ASSERT_EQ(0, vs_wait_attr(p, "guest_connected", "1", 10000));
+		vs_pattern(100 + round, 0, expect + round * per, per);
+		ASSERT_EQ(per, vs_write_full(gfd, expect + round * per, per,
+					     20000));
+		ASSERT_EQ(0, collector_wait(&c, (round + 1) * per, 20000))
+			TH_LOG("round %d: collector has %zu bytes, eof %d, %s",
+			       round, c.got, c.reads_zero, strerror(c.err));
+		close(gfd);
+		ASSERT_EQ(0, vs_wait_attr(p, "guest_connected", "0", 10000));
+		if (round < 2) {
+			/* The guest restarts. */
+			ASSERT_EQ(0, guest_bind(false));
+		}
+	}
+	ASSERT_EQ(0, pthread_join(c.thread, NULL));
+	EXPECT_EQ(c.want, c.got);
+	EXPECT_EQ(0, memcmp(c.buf, expect, c.want));
+	EXPECT_EQ(0, c.reads_zero);
+	EXPECT_EQ(0, c.err);
+	close(c.fd);
+	free(c.buf);
+	free(expect);
+}
+
+/* Read NETLINK_KOBJECT_UEVENT messages until one for @devname says @want. */
+static int uevent_expect(int sk, const char *devname, const char *want,
+			 int timeout_ms)
+{
+	uint64_t end = vs_ms() + timeout_ms;
+	char buf[4096];
+	ssize_t n;
+
+	for (;;) {
+		int left = end - vs_ms();
+		struct pollfd pfd = { .fd = sk, .events = POLLIN };
+		bool ours = false, says = false;
+		char *q;
+
+		if (left <= 0 || poll(&pfd, 1, left) <= 0)
+			return -1;
+		n = recv(sk, buf, sizeof(buf) - 1, 0);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		for (q = buf; q < buf + n; q += strlen(q) + 1) {
+			size_t ql = strlen(q), dl = strlen(devname);
+
+			if (!strncmp(q, "change@", 7) && ql > dl &&
+			    !strcmp(q + ql - dl, devname))
+				ours = true;
+			if (!strcmp(q, want))
+				says = true;
+		}
+		if (ours && says)
+			return 0;
+	}
+}
+
+/*
+ * The guest side opening and closing is told: a "change" uevent with
+ * VSERIAL_GUEST_CONNECTED, and poll(POLLPRI) on guest_connected.
+ */
+TEST_F_TIMEOUT(ports, guest_connected_uevent, 120)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = 1 };
+	struct vs_port *p;
+	char path[PATH_MAX], c;
+	const char *devname;
+	struct pollfd pfd;
+	int sk, gfd, afd;
+
+	ASSERT_EQ(0, vs_create(&self->dev, "console:," LOG_PORT, NULL, 2));
+	p = vs_port_by_name(&self->dev, LOG_PORT);
+	ASSERT_NE(NULL, p);
+	devname = strrchr(p->sys, '/');
+	sk = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC,
+		    NETLINK_KOBJECT_UEVENT);
+	ASSERT_LE(0, sk);
+	ASSERT_EQ(0, bind(sk, (struct sockaddr *)&sa, sizeof(sa)));
+	snprintf(path, sizeof(path), "%s/guest_connected", p->sys);
+	afd = open(path, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, afd);
+	ASSERT_EQ(1, pread(afd, &c, 1, 0));
+	EXPECT_EQ('0', c);
+
+	gfd = open(p->guest, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, gfd);
+	EXPECT_EQ(0, uevent_expect(sk, devname, "VSERIAL_GUEST_CONNECTED=1",
+				   10000));
+	pfd = (struct pollfd){ .fd = afd, .events = POLLPRI };
+	EXPECT_EQ(1, poll(&pfd, 1, 0)) TH_LOG("guest_connected not notified");
+	ASSERT_EQ(1, pread(afd, &c, 1, 0));
+	EXPECT_EQ('1', c);
+	close(gfd);
+	EXPECT_EQ(0, uevent_expect(sk, devname, "VSERIAL_GUEST_CONNECTED=0",
+				   10000));
+	EXPECT_EQ(1, poll(&pfd, 1, 1000));
+	ASSERT_EQ(1, pread(afd, &c, 1, 0));
+	EXPECT_EQ('0', c);
+	/* The driver going away says so too. */
+	gfd = open(p->guest, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, gfd);
+	EXPECT_EQ(0, uevent_expect(sk, devname, "VSERIAL_GUEST_CONNECTED=1",
+				   10000));
+	close(gfd);
+	EXPECT_EQ(0, uevent_expect(sk, devname, "VSERIAL_GUEST_CONNECTED=0",
+				   10000));
+	close(afd);
+	close(sk);
+}
+
+/*
+ * socat, started on the host end before the guest opens the port, stays
+ * while the guest closes and reopens it, and passes everything on.
+ */
+TEST_F_TIMEOUT(ports, socat_outlives_guest, 120)
+{
+	const char *out = "/tmp/port_test.socat";
+	struct vs_port *p;
+	char buf[64] = "";
+	int gfd, status;
+	pid_t pid;
+
+	ASSERT_EQ(0, vs_create(&self->dev, "console:," LOG_PORT, NULL, 2));
+	p = vs_port_by_name(&self->dev, LOG_PORT);
+	ASSERT_NE(NULL, p);
+	unlink(out);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		execlp("socat", "socat", "-u", p->host, "CREATE:/tmp/port_test.socat",
+		       (char *)NULL);
+		_exit(127);
+	}
+	vs_sleep_ms(1000);
+	EXPECT_EQ(0, waitpid(pid, &status, WNOHANG))
+		TH_LOG("socat exited before the guest opened the port");
+	gfd = open(p->guest, O_WRONLY | O_CLOEXEC);
+	ASSERT_LE(0, gfd);
+	ASSERT_EQ(4, vs_write_full(gfd, "one\n", 4, 10000));
+	close(gfd);
+	vs_sleep_ms(1000);
+	EXPECT_EQ(0, waitpid(pid, &status, WNOHANG))
+		TH_LOG("socat exited when the guest closed the port");
+	gfd = open(p->guest, O_WRONLY | O_CLOEXEC);
+	ASSERT_LE(0, gfd);
+	ASSERT_EQ(4, vs_write_full(gfd, "two\n", 4, 10000));
+	close(gfd);
+	vs_sleep_ms(1000);
+	EXPECT_LT(0, vs_read_str(out, buf, sizeof(buf)));
+	EXPECT_STREQ("one\ntwo", buf);
+	kill(pid, SIGTERM);
+	waitpid(pid, &status, 0);
+	unlink(out);
 }
 
 TEST_HARNESS_MAIN

@@ -721,13 +721,16 @@ int vu_reset(struct vu_dev *dev)
 
 int vu_negotiate(struct vu_dev *dev, uint64_t features)
 {
+	const uint8_t ad = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
 	uint8_t s = 0;
 	int r;
 
-	r = vu_set_status(dev, VIRTIO_CONFIG_S_ACKNOWLEDGE);
-	if (!r)
-		r = vu_set_status(dev, VIRTIO_CONFIG_S_ACKNOWLEDGE |
-				  VIRTIO_CONFIG_S_DRIVER);
+	/* A VMM that stopped its device left ACKNOWLEDGE | DRIVER set. */
+	r = vu_get_status(dev, &s);
+	if (!r && s != ad)
+		r = vu_set_status(dev, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+	if (!r && s != ad)
+		r = vu_set_status(dev, ad);
 	if (r)
 		return r;
 	if (ioctl(dev->fd, VHOST_SET_FEATURES, &features))
@@ -792,12 +795,43 @@ static int vu_vq_alloc(struct vu_vq *vq, unsigned int num,
 	return 0;
 }
 
+/* The ring's size, base, addresses and kick eventfd, in QEMU's order. */
+static int vu_vq_program(struct vu_vq *vq, uint16_t base)
+{
+	struct vhost_vring_state s = { .index = vq->idx, .num = vq->num };
+	struct vhost_vring_addr a = { .index = vq->idx };
+	struct vhost_vring_file f = { .index = vq->idx };
+	struct vu_dev *dev = vq->dev;
+
+	if (ioctl(dev->fd, VHOST_SET_VRING_NUM, &s))
+		return vu_fail(errno, "VHOST_SET_VRING_NUM %u %u", vq->idx,
+			       vq->num);
+	s.num = base;
+	if (ioctl(dev->fd, VHOST_SET_VRING_BASE, &s))
+		return vu_fail(errno, "VHOST_SET_VRING_BASE %u", vq->idx);
+	a.desc_user_addr = vq->desc_iova;
+	a.avail_user_addr = vq->avail_iova;
+	a.used_user_addr = vq->used_iova;
+	if (ioctl(dev->fd, VHOST_SET_VRING_ADDR, &a))
+		return vu_fail(errno, "VHOST_SET_VRING_ADDR %u", vq->idx);
+	f.fd = vq->kick_fd;
+	if (ioctl(dev->fd, VHOST_SET_VRING_KICK, &f))
+		return vu_fail(errno, "VHOST_SET_VRING_KICK %u", vq->idx);
+	return 0;
+}
+
+static int vu_vq_set_call(struct vu_vq *vq)
+{
+	struct vhost_vring_file f = { .index = vq->idx, .fd = vq->call_fd };
+
+	if (ioctl(vq->dev->fd, VHOST_SET_VRING_CALL, &f))
+		return vu_fail(errno, "VHOST_SET_VRING_CALL %u", vq->idx);
+	return 0;
+}
+
 int vu_vq_setup(struct vu_dev *dev, unsigned int idx, unsigned int num,
 		unsigned int slot_size, uint16_t base)
 {
-	struct vhost_vring_state s = { .index = idx, .num = num };
-	struct vhost_vring_addr a = { .index = idx };
-	struct vhost_vring_file f = { .index = idx };
 	struct vu_vq *vq;
 	unsigned int i;
 	int r;
@@ -832,23 +866,10 @@ int vu_vq_setup(struct vu_dev *dev, unsigned int idx, unsigned int num,
 	if (vq->kick_fd < 0 || vq->call_fd < 0)
 		return vu_fail(errno, "eventfd");
 
-	if (ioctl(dev->fd, VHOST_SET_VRING_NUM, &s))
-		return vu_fail(errno, "VHOST_SET_VRING_NUM %u %u", idx, num);
-	a.desc_user_addr = vq->desc_iova;
-	a.avail_user_addr = vq->avail_iova;
-	a.used_user_addr = vq->used_iova;
-	if (ioctl(dev->fd, VHOST_SET_VRING_ADDR, &a))
-		return vu_fail(errno, "VHOST_SET_VRING_ADDR %u", idx);
-	s.num = base;
-	if (ioctl(dev->fd, VHOST_SET_VRING_BASE, &s))
-		return vu_fail(errno, "VHOST_SET_VRING_BASE %u", idx);
-	f.fd = vq->kick_fd;
-	if (ioctl(dev->fd, VHOST_SET_VRING_KICK, &f))
-		return vu_fail(errno, "VHOST_SET_VRING_KICK %u", idx);
-	f.fd = vq->call_fd;
-	if (ioctl(dev->fd, VHOST_SET_VRING_CALL, &f))
-		return vu_fail(errno, "VHOST_SET_VRING_CALL %u", idx);
-	return vu_vq_enable(vq, true);
+	r = vu_vq_program(vq, base);
+	if (!r)
+		r = vu_vq_set_call(vq);
+	return r ?: vu_vq_enable(vq, true);
 }
 
 int vu_vq_enable(struct vu_vq *vq, bool enable)
@@ -893,6 +914,98 @@ int vu_init(struct vu_dev *dev, uint64_t features,
 	vu_config_irqs(dev);
 	dev->config_irqs = 0;
 	return r;
+}
+
+int vu_vmm_stop(struct vu_dev *dev, bool suspend)
+{
+	bool suspended = false;
+	struct vu_vq *vq;
+	unsigned int i;
+	int r;
+
+	if (suspend && (dev->backend_features & VU_F(VHOST_BACKEND_F_SUSPEND))) {
+		r = vu_suspend(dev);
+		if (r)
+			return r;
+		suspended = true;
+	}
+	for (i = 0; i < dev->nvqs; i++) {
+		vq = &dev->vqs[i];
+		vq->stopped = vq->enabled;
+		if (!vq->stopped || !suspended)
+			continue;
+		/* A suspended device's word is trusted. */
+		r = vu_get_vring_base(dev, i, &vq->saved_base);
+		if (r)
+			return r;
+	}
+	dev->stopped_features = dev->features;
+	r = vu_set_status(dev, 0);
+	if (!r)
+		r = vu_set_status(dev, VIRTIO_CONFIG_S_ACKNOWLEDGE |
+				  VIRTIO_CONFIG_S_DRIVER);
+	if (r)
+		return r;
+	for (i = 0; i < dev->nvqs; i++) {
+		vq = &dev->vqs[i];
+		vq->enabled = false;
+		/* Without SUSPEND: what the device last used, in memory. */
+		if (vq->stopped && !suspended)
+			vq->saved_base = le16toh(vq->used->idx);
+	}
+	/* QEMU's memory listener goes with the stopped device. */
+	if (dev->arena_mapped) {
+		r = vu_iotlb_batch(dev, true);
+		if (!r)
+			r = vu_iotlb_invalidate(dev, dev->arena_iova,
+						dev->arena_size);
+		if (!r)
+			r = vu_iotlb_batch(dev, false);
+		if (r)
+			return r;
+		dev->arena_mapped = false;
+	}
+	return 0;
+}
+
+int vu_vmm_cont_rings(struct vu_dev *dev)
+{
+	struct vu_vq *vq;
+	unsigned int i;
+	int r;
+
+	r = vu_negotiate(dev, dev->stopped_features);
+	for (i = 0; !r && i < dev->nvqs; i++) {
+		vq = &dev->vqs[i];
+		if (!vq->stopped)
+			continue;
+		r = vu_vq_program(vq, vq->saved_base);
+		if (!r)
+			r = vu_vq_enable(vq, true);
+	}
+	if (!r)
+		r = vu_remap_arena(dev);
+	return r ?: vu_driver_ok(dev);
+}
+
+int vu_vmm_cont_calls(struct vu_dev *dev)
+{
+	struct vu_vq *vq;
+	unsigned int i;
+	int r = 0;
+
+	for (i = 0; !r && i < dev->nvqs; i++) {
+		vq = &dev->vqs[i];
+		if (vq->stopped)
+			r = vu_vq_set_call(vq);
+		vq->stopped = false;
+	}
+	return r;
+}
+
+int vu_vmm_cont(struct vu_dev *dev)
+{
+	return vu_vmm_cont_rings(dev) ?: vu_vmm_cont_calls(dev);
 }
 
 /* ---- Virtqueues ---- */
@@ -1238,18 +1351,44 @@ int vu_ctrl_recv(struct vu_dev *dev, struct vu_ctrl_msg *msg, int timeout_ms)
 	return r < 0 ? r : 1;
 }
 
+/* Reset the device and set up the console's queues, fresh. */
+static int vu_console_setup(struct vu_console *con)
+{
+	bool multi = con->features & VU_F(VIRTIO_CONSOLE_F_MULTIPORT);
+	unsigned int num = con->num, slot = con->slot, n = 0, i;
+	struct vu_qcfg *qs;
+	int r;
+
+	qs = calloc(2 * con->nqports + 2, sizeof(*qs));
+	if (!qs)
+		return -ENOMEM;
+	if (multi) {
+		qs[n++] = (struct vu_qcfg){ VU_CTRL_RXQ, num, VU_CTRL_BUF, 0 };
+		qs[n++] = (struct vu_qcfg){ VU_CTRL_TXQ, num, VU_CTRL_BUF, 0 };
+	}
+	for (i = 0; i < con->nqports; i++) {
+		qs[n++] = (struct vu_qcfg){ vu_port_rxq(i), num, slot, 0 };
+		qs[n++] = (struct vu_qcfg){ vu_port_txq(i), num, slot, 0 };
+	}
+	r = vu_init(con->dev, con->features, qs, n);
+	free(qs);
+	return r;
+}
+
 int vu_console_init(struct vu_console *con, struct vu_dev *dev,
 		    uint64_t features, unsigned int nports, unsigned int num,
 		    unsigned int slot_size)
 {
 	bool multi = features & VU_F(VIRTIO_CONSOLE_F_MULTIPORT);
-	struct vu_qcfg *qs;
 	uint32_t max = 1;
-	unsigned int n = 0, i;
 	int r;
 
 	memset(con, 0, sizeof(*con));
 	con->dev = dev;
+	con->features = features;
+	con->nqports = nports;
+	con->num = num;
+	con->slot = slot_size;
 	if (multi) {
 		r = vu_get_config(dev, VU_CFG_MAX_NR_PORTS, &max, sizeof(max));
 		if (r)
@@ -1258,24 +1397,12 @@ int vu_console_init(struct vu_console *con, struct vu_dev *dev,
 	}
 	if (!multi)
 		nports = 1;
+	con->nqports = nports;
 	con->nports = max;
 	con->ports = calloc(max, sizeof(*con->ports));
-	qs = calloc(2 * nports + 2, sizeof(*qs));
-	if (!con->ports || !qs) {
-		free(qs);
+	if (!con->ports)
 		return -ENOMEM;
-	}
-	if (multi) {
-		qs[n++] = (struct vu_qcfg){ VU_CTRL_RXQ, num, VU_CTRL_BUF, 0 };
-		qs[n++] = (struct vu_qcfg){ VU_CTRL_TXQ, num, VU_CTRL_BUF, 0 };
-	}
-	for (i = 0; i < nports; i++) {
-		qs[n++] = (struct vu_qcfg){ vu_port_rxq(i), num, slot_size, 0 };
-		qs[n++] = (struct vu_qcfg){ vu_port_txq(i), num, slot_size, 0 };
-	}
-	r = vu_init(dev, features, qs, n);
-	free(qs);
-	return r;
+	return vu_console_setup(con);
 }
 
 void vu_console_free(struct vu_console *con)
@@ -1317,6 +1444,8 @@ bool vu_console_account(struct vu_console *con, const struct vu_ctrl_msg *m)
 		return true;
 	case VIRTIO_CONSOLE_CONSOLE_PORT:
 		p->consoles++;
+		if (con->lenient)
+			return true;
 		if (!p->ready)
 			return vu_console_bad(con,
 					      "CONSOLE_PORT for port %u before PORT_READY",
@@ -1330,11 +1459,11 @@ bool vu_console_account(struct vu_console *con, const struct vu_ctrl_msg *m)
 	case VIRTIO_CONSOLE_PORT_NAME:
 		p->names++;
 		snprintf(p->name, sizeof(p->name), "%s", m->name);
-		if (!p->ready)
+		if (!p->ready && !con->lenient)
 			return vu_console_bad(con,
 					      "PORT_NAME for port %u before PORT_READY",
 					      m->id);
-		if (p->opens || p->names > 1)
+		if ((p->opens || p->names > 1) && !con->lenient)
 			return vu_console_bad(con,
 					      "PORT_NAME for port %u out of order",
 					      m->id);
@@ -1344,10 +1473,36 @@ bool vu_console_account(struct vu_console *con, const struct vu_ctrl_msg *m)
 					      "PORT_NAME for port %u: %u bytes for '%s'",
 					      m->id, m->len, m->name);
 		return true;
+	case VIRTIO_CONSOLE_PORT_REMOVE:
+		if (m->len != sizeof(struct virtio_console_control))
+			return vu_console_bad(con, "PORT_REMOVE for port %u of %u bytes",
+					      m->id, m->len);
+		if (m->value != 1)
+			return vu_console_bad(con, "PORT_REMOVE value %u",
+					      m->value);
+		/* For a port it does not have, the driver drops it. */
+		if (!p->added)
+			return true;
+		memset(p, 0, sizeof(*p));
+		p->removes = 1;
+		return true;
+	case VIRTIO_CONSOLE_RESIZE:
+		p->resizes++;
+		if (m->len != sizeof(struct virtio_console_control) + 4)
+			return vu_console_bad(con, "RESIZE for port %u of %u bytes",
+					      m->id, m->len);
+		if ((!p->ready || !p->console) && !con->lenient)
+			return vu_console_bad(con,
+					      "RESIZE for port %u, not a ready console",
+					      m->id);
+		memcpy(p->size, m->name, sizeof(p->size));
+		p->size[0] = le16toh(p->size[0]);
+		p->size[1] = le16toh(p->size[1]);
+		return true;
 	case VIRTIO_CONSOLE_PORT_OPEN:
 		p->opens++;
 		p->host_open = m->value;
-		if (!p->ready)
+		if (!p->ready && !con->lenient)
 			return vu_console_bad(con,
 					      "PORT_OPEN for port %u before PORT_READY",
 					      m->id);
@@ -1431,7 +1586,50 @@ int vu_console_open_port(struct vu_console *con, unsigned int id)
 	r = vu_port_fill_rx(con->dev, id, vq->slot_size);
 	if (r < 0)
 		return r;
+	if (id < con->nports)
+		con->ports[id].guest_open = true;
 	return vu_ctrl_send(con->dev, id, VIRTIO_CONSOLE_PORT_OPEN, 1);
+}
+
+int vu_console_freeze(struct vu_console *con)
+{
+	struct vu_dev *dev = con->dev;
+	unsigned int i;
+	int r;
+
+	r = vu_set_status(dev, 0);
+	/* Every buffer is gone; the rings are made anew on restore. */
+	for (i = 0; i < dev->nvqs; i++) {
+		dev->vqs[i].allocated = false;
+		dev->vqs[i].enabled = false;
+	}
+	return r;
+}
+
+int vu_console_restore(struct vu_console *con)
+{
+	struct vu_port_state *p;
+	unsigned int i;
+	int r;
+
+	r = vu_console_setup(con);
+	if (!r && (con->features & VU_F(VIRTIO_CONSOLE_F_MULTIPORT)))
+		r = vu_ctrl_fill(con->dev);
+	for (i = 0; !r && i < con->nports; i++) {
+		p = &con->ports[i];
+		if (!p->added)
+			continue;
+		if (i < con->nqports)
+			vu_port_fill_rx(con->dev, i, con->slot);
+		/* What follows PORT_READY is told again. */
+		p->consoles = p->names = p->opens = 0;
+		p->host_open = false;
+		r = vu_ctrl_send(con->dev, i, VIRTIO_CONSOLE_PORT_READY, 1);
+		if (!r && p->guest_open)
+			r = vu_ctrl_send(con->dev, i, VIRTIO_CONSOLE_PORT_OPEN,
+					 1);
+	}
+	return r;
 }
 
 int vu_port_send(struct vu_dev *dev, unsigned int id, const void *buf,

@@ -167,6 +167,9 @@ struct vu_vq {
 	uint64_t calls;			/* interrupts seen */
 	uint64_t kicks;
 	bool event_kick;		/* kick only when avail_event asks */
+	/* A VMM's stop and cont (vu_vmm_stop()). */
+	bool stopped;
+	uint16_t saved_base;
 };
 
 struct vu_dev {
@@ -183,6 +186,7 @@ struct vu_dev {
 	struct vu_vq *vqs;		/* nvqs entries, set up on demand */
 	int config_fd;
 	uint64_t config_irqs;
+	uint64_t stopped_features;	/* what vu_vmm_cont() negotiates */
 	/* Arena. */
 	uint8_t *map;			/* guard + arena + guard */
 	size_t map_size;
@@ -255,6 +259,22 @@ struct vu_qcfg {
 
 int vu_init(struct vu_dev *dev, uint64_t features,
 	    const struct vu_qcfg *qs, unsigned int nqs);
+
+/*
+ * What QEMU's vhost-vdpa-device-pci does when its VM stops (QMP stop,
+ * virsh suspend, a snapshot) and continues, while the guest runs on
+ * unaware.  Stop: SUSPEND (if @suspend and offered), the ring bases
+ * (GET_VRING_BASE; without SUSPEND, the used index in guest memory, as
+ * QEMU does), reset, ACKNOWLEDGE | DRIVER, the memory unmapped.  Cont:
+ * features, each ring with its saved base (NUM, BASE, ADDR, KICK,
+ * ENABLE), the memory mapped again, DRIVER_OK, then the interrupt
+ * eventfds.  The driver side's rings and buffers are not touched.
+ */
+int vu_vmm_stop(struct vu_dev *dev, bool suspend);
+int vu_vmm_cont(struct vu_dev *dev);
+/* vu_vmm_cont() in two steps: up to DRIVER_OK, then the eventfds. */
+int vu_vmm_cont_rings(struct vu_dev *dev);
+int vu_vmm_cont_calls(struct vu_dev *dev);
 /* Steps of vu_init(), for tests that deviate from it. */
 int vu_reset(struct vu_dev *dev);
 int vu_negotiate(struct vu_dev *dev, uint64_t features);
@@ -332,15 +352,24 @@ struct vu_port_state {
 	bool ready;
 	bool console;
 	bool host_open;			/* last PORT_OPEN value */
-	unsigned int adds, consoles, names, opens;
+	bool guest_open;		/* opened by vu_console_open_port() */
+	unsigned int adds, consoles, names, opens, removes, resizes;
+	uint16_t size[2];		/* last RESIZE payload, as sent */
 	char name[512];
 };
 
 struct vu_console {
 	struct vu_dev *dev;
+	uint64_t features;
+	unsigned int nqports, num, slot;	/* queues set up */
 	unsigned int nports;
 	struct vu_port_state *ports;
 	unsigned int unexpected;	/* messages that break the protocol */
+	/*
+	 * The driver asked again (PORT_READY sent at random): answers may
+	 * repeat and interleave; only their format is checked.
+	 */
+	bool lenient;
 	char why[256];
 };
 
@@ -356,6 +385,17 @@ void vu_console_free(struct vu_console *con);
 int vu_console_handshake(struct vu_console *con, unsigned int nadd);
 /* Open port @id on the driver side (PORT_OPEN 1) and set up its rx. */
 int vu_console_open_port(struct vu_console *con, unsigned int id);
+
+/*
+ * What Linux's virtio_console does when its guest suspends and resumes
+ * (virtcons_freeze(), virtcons_restore()): freeze resets the device and
+ * drops every buffer; restore sets up new rings (base 0, new memory),
+ * fills the receive queues, then sends PORT_READY for every port it knows
+ * and PORT_OPEN 1 for those it has open -- no DEVICE_READY.  The
+ * device's answers are left for the caller (vu_console_drain()).
+ */
+int vu_console_freeze(struct vu_console *con);
+int vu_console_restore(struct vu_console *con);
 
 /* Post receive buffers on port @id's rx queue until it is full. */
 int vu_port_fill_rx(struct vu_dev *dev, unsigned int id, uint32_t len);

@@ -375,6 +375,9 @@ static void fz_ctrl(struct fz *f)
 	memcpy(m + 4, &ev, 2);
 	memcpy(m + 6, &val, 2);
 	len = chance(f, 70) ? 8 : rnd(f, sizeof(m) + 1);
+	/* The device answers every PORT_READY, as often as it is asked. */
+	if (len >= 8 && le16toh(ev) == VIRTIO_CONSOLE_PORT_READY)
+		f->vc.lenient = true;
 	vu_vq_add1(vq, m, len, false);
 	vu_vq_kick(vq);
 	fz_log(f, "control message id %u event %u value %u, %u bytes",

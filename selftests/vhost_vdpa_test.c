@@ -21,6 +21,11 @@
  *               the device works again
  *   state.*     suspend/resume in the middle of a transfer, vring base,
  *               index wrap-around, interrupt suppression
+ *   pause.*     the VM stops and continues (QEMU's reset and restore
+ *               behind the guest's back), with and without SUSPEND
+ *   lifecycle.* a guest's suspend and resume, a VMM going away, ports
+ *               replugged at the same id with a slow driver, host ends
+ *               that outlive the guest's sessions
  *
  * Needs root, vdpa_vserial and vhost_vdpa (the VM test bed has both).
  */
@@ -38,6 +43,10 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/socket.h>
+#include <signal.h>
+#include <linux/netlink.h>
 #include <linux/userfaultfd.h>
 
 #include "kselftest_harness.h"
@@ -938,12 +947,40 @@ TEST_F_TIMEOUT(data, console_port, 120)
 }
 
 /* Host end semantics with the driver side closed and open. */
+static void lc_alarm(int sig)
+{
+}
+
+/*
+ * A blocking read(2) of @fd for at most @ms: its result, or -2 if it was
+ * still blocked (then interrupted by a signal, nothing lost: a signal
+ * before any byte ends it with EINTR).
+ */
+static ssize_t read_within(int fd, void *buf, size_t len, int ms)
+{
+	struct sigaction sa = { .sa_handler = lc_alarm }, old;
+	struct itimerval t = { .it_value = { ms / 1000, ms % 1000 * 1000 } };
+	struct itimerval off = { 0 };
+	ssize_t n;
+
+	sigaction(SIGALRM, &sa, &old);
+	setitimer(ITIMER_REAL, &t, NULL);
+	n = read(fd, buf, len);
+	if (n < 0 && errno == EINTR)
+		n = -2;
+	setitimer(ITIMER_REAL, &off, NULL);
+	sigaction(SIGALRM, &old, NULL);
+	return n;
+}
+
 TEST_F(data, host_end_semantics)
 {
 	struct side *s = &self->s;
 	struct vu_vq *rxq = &s->dev->vqs[vu_port_rxq(1)];
 	char buf[64];
 	int fd, flags;
+	uint16_t head;
+	uint32_t len;
 	short ev;
 
 	fd = host_open(_metadata, s->name, 1);
@@ -951,14 +988,18 @@ TEST_F(data, host_end_semantics)
 	s->host[1] = fd;
 	expect_msg(_metadata, s, 1, VIRTIO_CONSOLE_PORT_OPEN, 1, NULL);
 
-	/* Driver side closed: read is end of file, write would block. */
+	/*
+	 * Driver side closed: read and write would block; poll says the
+	 * guest side is away (POLLRDHUP), not that no data will ever come
+	 * (POLLHUP).
+	 */
 	EXPECT_EQ(0, port_attr(s->name, 1, "guest_connected"));
-	EXPECT_EQ(0, read(fd, buf, sizeof(buf)));
+	EXPECT_EQ(-1, read(fd, buf, sizeof(buf)));
+	EXPECT_EQ(EAGAIN, errno);
 	EXPECT_EQ(-1, write(fd, "x", 1));
 	EXPECT_EQ(EAGAIN, errno);
-	ev = vu_poll(fd, POLLIN | POLLOUT, 0);
-	EXPECT_TRUE(ev & POLLHUP);
-	EXPECT_FALSE(ev & POLLOUT);
+	ev = vu_poll(fd, POLLIN | POLLOUT | POLLRDHUP, 0);
+	EXPECT_EQ(POLLRDHUP, ev);
 
 	/* Open, no buffers posted: read and write would block. */
 	ASSERT_EQ(0, vu_ctrl_send(s->dev, 1, VIRTIO_CONSOLE_PORT_OPEN, 1));
@@ -967,8 +1008,8 @@ TEST_F(data, host_end_semantics)
 	EXPECT_EQ(EAGAIN, errno);
 	EXPECT_EQ(-1, write(fd, "x", 1));
 	EXPECT_EQ(EAGAIN, errno);
-	ev = vu_poll(fd, POLLIN | POLLOUT, 0);
-	EXPECT_EQ(0, ev & (POLLHUP | POLLIN | POLLOUT | POLLERR));
+	ev = vu_poll(fd, POLLIN | POLLOUT | POLLRDHUP, 0);
+	EXPECT_EQ(0, ev);
 
 	/* A receive buffer: POLLOUT, and the write lands in it. */
 	ASSERT_LE(0, vu_vq_add1(rxq, NULL, rxq->slot_size < 100 ?
@@ -977,9 +1018,6 @@ TEST_F(data, host_end_semantics)
 	EXPECT_EQ(POLLOUT, vu_poll(fd, POLLOUT, 2000) & (POLLOUT | POLLERR));
 	EXPECT_EQ(5, write(fd, "hello", 5));
 	{
-		uint16_t head;
-		uint32_t len;
-
 		ASSERT_EQ(1, vu_vq_wait_used(rxq, 2000));
 		ASSERT_EQ(1, vu_vq_get_used(rxq, &head, &len));
 		/* The buffer holding data goes back at the write's end. */
@@ -993,16 +1031,22 @@ TEST_F(data, host_end_semantics)
 	EXPECT_EQ(5, read(fd, buf, sizeof(buf)));
 	EXPECT_EQ(0, memcmp(buf, "world", 5));
 
-	/* Driver closes: read is end of file again, POLLHUP. */
+	/* Driver closes: waiting again, POLLRDHUP; what it sent stays. */
+	while (vu_vq_get_used(&s->dev->vqs[vu_port_txq(1)], &head, &len) > 0)
+		;
+	ASSERT_LE(0, vu_port_send(s->dev, 1, "bye", 3, 1, false));
 	ASSERT_EQ(0, vu_ctrl_send(s->dev, 1, VIRTIO_CONSOLE_PORT_OPEN, 0));
 	EXPECT_EQ(0, port_attr(s->name, 1, "guest_connected"));
-	EXPECT_EQ(0, read(fd, buf, sizeof(buf)));
-	EXPECT_TRUE(vu_poll(fd, POLLIN, 0) & POLLHUP);
+	EXPECT_EQ(POLLIN | POLLRDHUP, vu_poll(fd, POLLIN | POLLRDHUP, 0));
+	EXPECT_EQ(3, read(fd, buf, sizeof(buf)));
+	EXPECT_EQ(-1, read(fd, buf, sizeof(buf)));
+	EXPECT_EQ(EAGAIN, errno);
+	EXPECT_EQ(POLLRDHUP, vu_poll(fd, POLLIN | POLLRDHUP, 0));
 
-	/* Blocking read returns end of file, not -EAGAIN. */
+	/* A blocking read waits: no end of file while the port exists. */
 	flags = fcntl(fd, F_GETFL);
 	ASSERT_EQ(0, fcntl(fd, F_SETFL, flags & ~O_NONBLOCK));
-	EXPECT_EQ(0, read(fd, buf, sizeof(buf)));
+	EXPECT_EQ(-2, read_within(fd, buf, sizeof(buf), 300));
 	EXPECT_FALSE(vu_needs_reset(s->dev));
 }
 
@@ -1114,15 +1158,24 @@ TEST_F_TIMEOUT(data, blocking_io, 120)
 	EXPECT_EQ(len, b.done);
 	EXPECT_EQ(0, memcmp(data, got, len));
 
-	/* A reader blocked with nothing pending sees end of file on close. */
+	/*
+	 * A reader blocked with nothing pending stays blocked when the
+	 * driver closes, and gets what the driver sends after it reopens.
+	 */
 	b.buf = got;
-	b.len = 10;
+	b.len = 5;
 	ASSERT_EQ(0, pthread_create(&t, NULL, bio_reader, &b));
 	usleep(200000);
 	ASSERT_EQ(0, vu_ctrl_send(s->dev, 1, VIRTIO_CONSOLE_PORT_OPEN, 0));
+	usleep(200000);
+	EXPECT_EQ(EBUSY, pthread_tryjoin_np(t, NULL));
+	ASSERT_EQ(0, vu_ctrl_send(s->dev, 1, VIRTIO_CONSOLE_PORT_OPEN, 1));
+	while (vu_vq_get_used(txq, &head, &ulen) > 0)
+		;
+	ASSERT_LE(0, vu_port_send(s->dev, 1, "again", 5, 1, false));
 	ASSERT_EQ(0, pthread_join(t, NULL));
-	EXPECT_EQ(0, b.done);
-	EXPECT_EQ(0, b.err);
+	EXPECT_EQ(5, b.done);
+	EXPECT_EQ(0, memcmp(got, "again", 5));
 	close(b.fd);
 	free(data);
 	free(got);
@@ -2240,14 +2293,20 @@ static void inj_ctrl_bad_id(struct __test_metadata *_metadata,
 	EXPECT_EQ(1, port_attr(VICTIM, 1, "guest_connected"));
 }
 
-/* PORT_READY/PORT_OPEN for ports in range that were never added. */
+/*
+ * PORT_READY/PORT_OPEN for ports in range that were never added: the
+ * driver is told the ports are not there; a failed PORT_READY and
+ * PORT_OPEN are ignored.
+ */
 static void inj_ctrl_unknown_port(struct __test_metadata *_metadata,
 				  struct hctx *h)
 {
 	send_ok(_metadata, h, 5, VIRTIO_CONSOLE_PORT_READY, 1);
+	expect_msg(_metadata, &h->v, 5, VIRTIO_CONSOLE_PORT_REMOVE, 1, NULL);
 	send_ok(_metadata, h, 5, VIRTIO_CONSOLE_PORT_READY, 0);
 	send_ok(_metadata, h, 5, VIRTIO_CONSOLE_PORT_OPEN, 1);
 	send_ok(_metadata, h, 30, VIRTIO_CONSOLE_PORT_READY, 1);
+	expect_msg(_metadata, &h->v, 30, VIRTIO_CONSOLE_PORT_REMOVE, 1, NULL);
 	expect_quiet(_metadata, &h->v, 150);
 }
 
@@ -2262,25 +2321,46 @@ static void inj_ctrl_device_ready_twice(struct __test_metadata *_metadata,
 	expect_quiet(_metadata, &h->v, 150);
 }
 
+/* Asked again (as a restored guest does), the device tells again. */
 static void inj_ctrl_port_ready_twice(struct __test_metadata *_metadata,
 				      struct hctx *h)
 {
+	struct vu_port_state *p = h->v.con.ports;
+
+	p[0].consoles = p[0].names = p[0].opens = 0;
+	p[1].consoles = p[1].names = p[1].opens = 0;
 	send_ok(_metadata, h, 1, VIRTIO_CONSOLE_PORT_READY, 1);
+	expect_msg(_metadata, &h->v, 1, VIRTIO_CONSOLE_PORT_NAME, 1, NULL);
+	if (port_attr(VICTIM, 1, "host_connected") == 1)
+		expect_msg(_metadata, &h->v, 1, VIRTIO_CONSOLE_PORT_OPEN, 1,
+			   NULL);
 	send_ok(_metadata, h, 0, VIRTIO_CONSOLE_PORT_READY, 1);
+	expect_msg(_metadata, &h->v, 0, VIRTIO_CONSOLE_CONSOLE_PORT, 1, NULL);
+	if (port_attr(VICTIM, 0, "host_connected") == 1)
+		expect_msg(_metadata, &h->v, 0, VIRTIO_CONSOLE_PORT_OPEN, 1,
+			   NULL);
 	send_ok(_metadata, h, 1, VIRTIO_CONSOLE_PORT_READY, 0);
 	expect_quiet(_metadata, &h->v, 150);
 }
 
-/* PORT_READY before DEVICE_READY, after a reset. */
+/*
+ * PORT_READY before DEVICE_READY, after a reset: what a restored guest
+ * does, so the device answers as QEMU does; DEVICE_READY then starts a
+ * new session.
+ */
 static void inj_ctrl_ready_before_device_ready(struct __test_metadata *_metadata,
 					       struct hctx *h)
 {
 	victim_reinit_nofill(_metadata, h);
 	ASSERT_EQ(0, vu_ctrl_fill(h->v.dev));
 	send_ok(_metadata, h, 1, VIRTIO_CONSOLE_PORT_READY, 1);
+	h->v.con.ports[1].ready = true;
+	expect_msg(_metadata, &h->v, 1, VIRTIO_CONSOLE_PORT_NAME, 1, NULL);
+	expect_msg(_metadata, &h->v, 1, VIRTIO_CONSOLE_PORT_OPEN, 1, NULL);
 	send_ok(_metadata, h, 1, VIRTIO_CONSOLE_PORT_OPEN, 1);
 	expect_quiet(_metadata, &h->v, 150);
-	EXPECT_EQ(0, port_attr(VICTIM, 1, "guest_connected"));
+	EXPECT_EQ(1, port_attr(VICTIM, 1, "guest_connected"));
+	memset(h->v.con.ports, 0, 2 * sizeof(*h->v.con.ports));
 	/* The handshake then runs as usual. */
 	ASSERT_EQ(0, vu_ctrl_send(h->v.dev, VIRTIO_CONSOLE_BAD_ID,
 				  VIRTIO_CONSOLE_DEVICE_READY, 1));
@@ -2649,7 +2729,8 @@ static void suspend_mid_transfer(struct __test_metadata *_metadata,
 	uint16_t base, base2, used, crx_used, rx_used, head;
 	uint64_t seed = 5;
 	uint32_t len;
-	size_t part = 3 * ST_CHAIN + 1234;
+	size_t part = 3 * ST_CHAIN + 1234, cut;
+	long disc0 = port_attr(s->name, 1, "stats/bytes_discarded");
 	int i;
 
 	ASSERT_NE(NULL, data);
@@ -2676,10 +2757,16 @@ static void suspend_mid_transfer(struct __test_metadata *_metadata,
 	vu_vq_kick(txq);
 	EXPECT_EQ(-1, read(s->host[1], got + part, ST_LEN - part));
 	EXPECT_EQ(EAGAIN, errno);
+	/* ... and poll() does not say otherwise: no busy loop on it. */
+	EXPECT_EQ(0, vu_poll(s->host[1], POLLIN, 0) & POLLIN);
 	ASSERT_LE(0, vu_port_fill_rx(s->dev, 1, 4096));
 	EXPECT_EQ(-1, write(s->host[1], "x", 1));
 	EXPECT_EQ(EAGAIN, errno);
-	/* The host end closes and opens: owed, not sent while suspended. */
+	/*
+	 * The host end closes and opens: owed, not sent while suspended;
+	 * the chain it was in the middle of is not returned while
+	 * suspended either.
+	 */
 	close(s->host[1]);
 	s->host[1] = host_open(_metadata, s->name, 1);
 	ASSERT_LE(0, s->host[1]);
@@ -2700,15 +2787,25 @@ static void suspend_mid_transfer(struct __test_metadata *_metadata,
 	}
 	ASSERT_EQ(0, vu_resume(s->dev));
 
-	/* Everything arrives, once. */
-	read_exact(_metadata, s->host[1], got + part, ST_LEN - part, 7777);
-	EXPECT_EQ(vu_crc32(0, data, ST_LEN), vu_crc32(0, got, ST_LEN));
-	for (i = 0; i < ST_LEN; i++)
+	/*
+	 * Everything arrives, once -- but the rest of the chain the host
+	 * end was closed in the middle of: the new host session starts
+	 * with the next chain.
+	 */
+	cut = (part / ST_CHAIN + 1) * ST_CHAIN;
+	memmove(data + part, data + cut, ST_LEN - cut);
+	read_exact(_metadata, s->host[1], got + part,
+		   ST_LEN - cut, 7777);
+	EXPECT_EQ(vu_crc32(0, data, ST_LEN - cut + part),
+		  vu_crc32(0, got, ST_LEN - cut + part));
+	for (i = 0; i < (int)(ST_LEN - cut + part); i++)
 		if (data[i] != got[i])
 			break;
-	EXPECT_EQ(ST_LEN, i) {
+	EXPECT_EQ(ST_LEN - cut + part, i) {
 		TH_LOG("first difference at offset %d", i);
 	}
+	EXPECT_EQ(cut - part,
+		  port_attr(s->name, 1, "stats/bytes_discarded") - disc0);
 	EXPECT_EQ(-1, read(s->host[1], got, 1));
 	EXPECT_EQ(EAGAIN, errno);
 	while (txq->nfree < txq->num && vu_vq_wait_used(txq, 2000))
@@ -2997,7 +3094,11 @@ TEST_F(state, broken_port_fails_both_ways)
 }
 
 /* A reader blocked in read() returns when the driver resets the device. */
-TEST_F(state, reset_wakes_blocked_reader)
+/*
+ * A reset (the driver going away) wakes a blocked reader, which waits on
+ * for the next driver: what that one sends arrives.
+ */
+TEST_F(state, reset_keeps_blocked_reader)
 {
 	struct side *s = &self->s;
 	struct bio b = { 0 };
@@ -3013,16 +3114,20 @@ TEST_F(state, reset_wakes_blocked_reader)
 	expect_msg(_metadata, s, 1, VIRTIO_CONSOLE_PORT_OPEN, 1, NULL);
 	ASSERT_EQ(0, vu_ctrl_send(s->dev, 1, VIRTIO_CONSOLE_PORT_OPEN, 1));
 	b.buf = (uint8_t *)buf;
-	b.len = sizeof(buf);
+	b.len = 4;
 	ASSERT_EQ(0, pthread_create(&t, NULL, bio_reader, &b));
 	usleep(200000);
 	ASSERT_EQ(0, vu_reset(s->dev));
-	ASSERT_EQ(0, pthread_join(t, NULL));
-	EXPECT_EQ(0, b.done);
-	EXPECT_EQ(0, b.err);
-	/* The next driver sees the host end open. */
+	usleep(200000);
+	EXPECT_EQ(EBUSY, pthread_tryjoin_np(t, NULL));
+	/* The next driver sees the host end open, and is read. */
 	side_up(_metadata, s, VU_FEATURES_ALL, 2, 16, 4096, 2);
 	EXPECT_EQ(1, s->con.ports[1].host_open);
+	ASSERT_EQ(0, vu_console_open_port(&s->con, 1));
+	ASSERT_LE(0, vu_port_send(s->dev, 1, "next", 4, 1, false));
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_EQ(4, b.done);
+	EXPECT_EQ(0, memcmp(buf, "next", 4));
 	close(b.fd);
 }
 
@@ -3096,9 +3201,17 @@ TEST_F(state, user_fault_does_not_hold_device)
 	if (!reset_done)
 		ASSERT_EQ(0, pthread_join(xt, &rret));
 	EXPECT_EQ(NULL, rret);
+	/*
+	 * The reset took the driver's buffers back; the reader waits for
+	 * the next driver, and reads what it sends.
+	 */
+	side_up(_metadata, s, VU_FEATURES_ALL, 2, 16, 4096, 2);
+	ASSERT_EQ(0, vu_console_open_port(&s->con, 1));
+	ASSERT_LE(0, vu_port_send(s->dev, 1, "sixteen bytes...", 16, 1,
+				  false));
 	ASSERT_EQ(0, pthread_join(rt, NULL));
-	/* The reset took the driver's buffers back: end of file. */
 	EXPECT_EQ(0, b.err);
+	EXPECT_EQ(16, b.done);
 	close(b.fd);
 	close(uffd);
 	munmap(page, VU_PAGE_SIZE);
@@ -3106,8 +3219,9 @@ TEST_F(state, user_fault_does_not_hold_device)
 
 /*
  * The VMM goes away (vhost-vdpa closed), then the device is deleted,
- * with the host end open and a reader blocked: it sees end of file,
- * write() fails with ENODEV, poll() reports POLLHUP | POLLERR.
+ * with the host end open and a reader blocked: it waits through the
+ * first, and sees end of file at the second; write() fails with ENODEV,
+ * poll() reports POLLHUP | POLLERR.
  */
 TEST_F(state, delete_with_host_end_open)
 {
@@ -3131,17 +3245,786 @@ TEST_F(state, delete_with_host_end_open)
 	vu_console_free(&s->con);
 	vu_close(s->dev);
 	s->dev = NULL;
-	ASSERT_EQ(0, pthread_join(t, NULL));
-	EXPECT_EQ(0, b.done);
+	usleep(200000);
+	EXPECT_EQ(EBUSY, pthread_tryjoin_np(t, NULL));
 	ASSERT_EQ(0, vu_dev_del(FRESH)) {
 		TH_LOG("%s", vu_error());
 	}
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_EQ(0, b.done);
+	EXPECT_EQ(0, b.err);
 	EXPECT_EQ(0, read(b.fd, buf, sizeof(buf)));
 	EXPECT_EQ(-1, write(b.fd, "x", 1));
 	EXPECT_EQ(ENODEV, errno);
 	ev = vu_poll(b.fd, POLLIN | POLLOUT, 0);
 	EXPECT_EQ(POLLHUP | POLLERR, ev & (POLLHUP | POLLERR));
 	close(b.fd);
+}
+
+/* ---- Life cycle: pause and resume, guest suspend, VMM exit, ids ---- */
+
+/*
+ * What a VMM and a guest do to a device over its life: QEMU resets it
+ * on every VM stop and restores the rings on cont behind the guest's
+ * back; a Linux guest that suspends resets it and asks again about the
+ * ports it knows; a VMM goes away and another comes; ports come and go
+ * at the same ids while the driver is slow.  Nothing the guest sent is
+ * lost or delivered twice, nothing crosses from one port or session to
+ * another.
+ */
+#define LC_PORTS	"console:,org.qemu.guest_agent.0,lc.a"
+#define LC_CFG		"/sys/kernel/config/vdpa_vserial/" FRESH "/ports/"
+
+/* A fresh device with ports 0 (console), 1 and 2 up, 2 open both ways. */
+static void lc_up(struct __test_metadata *_metadata, struct side *s)
+{
+	struct vu_opts opts = { .arena_size = 4 << 20 };
+
+	side_create(_metadata, s, FRESH, 8, LC_PORTS, 0, &opts);
+	/* Queues for ports 3 and 4 too, which tests plug in later. */
+	side_up(_metadata, s, VU_FEATURES_ALL, 5, 32, 4096, 3);
+	ASSERT_EQ(0, vu_console_open_port(&s->con, 2));
+	s->host[1] = host_open(_metadata, s->name, 2);
+	ASSERT_LE(0, s->host[1]);
+	expect_msg(_metadata, s, 2, VIRTIO_CONSOLE_PORT_OPEN, 1, NULL);
+	ASSERT_EQ(1, port_attr(s->name, 2, "guest_connected"));
+}
+
+/* What lc_cfg_port() does to a configfs port of FRESH. */
+enum { LC_PLUG, LC_UNPLUG, LC_RMDIR };
+
+/* Ports the tests make with mkdir; removed before the device goes. */
+static const char *const lc_made[] = { "lc.b", "lc.c", "lc.d", "lc.x", "lc.y" };
+
+static int lc_cfg_port(const char *name, int id, int op)
+{
+	char path[256], val[16];
+	int r = 0;
+
+	snprintf(path, sizeof(path), LC_CFG "%s", name);
+	if (op == LC_RMDIR)
+		return rmdir(path) ? -errno : 0;
+	if (op == LC_PLUG && mkdir(path, 0755) && errno != EEXIST)
+		return -errno;
+	if (op == LC_PLUG && id >= 0) {
+		snprintf(path, sizeof(path), LC_CFG "%s/id", name);
+		snprintf(val, sizeof(val), "%d", id);
+		r = vu_write_file(path, val);
+	}
+	snprintf(path, sizeof(path), LC_CFG "%s/enable", name);
+	if (!r)
+		r = vu_write_file(path, op == LC_PLUG ? "1" : "0");
+	return r;
+}
+
+static void lc_teardown(struct side *s)
+{
+	unsigned int i;
+
+	for (i = 0; i < sizeof(lc_made) / sizeof(lc_made[0]); i++)
+		lc_cfg_port(lc_made[i], -1, LC_RMDIR);
+	side_close(s);
+	env_teardown();
+}
+
+/*
+ * Plug port @name in at @id and let the driver make it ready: PORT_ADD,
+ * PORT_READY, PORT_NAME.
+ */
+static void lc_plug_ready(struct __test_metadata *_metadata, struct side *s,
+			  const char *name, unsigned int id)
+{
+	struct vu_ctrl_msg m;
+
+	ASSERT_EQ(0, lc_cfg_port(name, id, LC_PLUG)) {
+		TH_LOG("%s: %s", name, vu_error());
+	}
+	expect_msg(_metadata, s, id, VIRTIO_CONSOLE_PORT_ADD, 1, NULL);
+	ASSERT_EQ(0, vu_ctrl_send(s->dev, id, VIRTIO_CONSOLE_PORT_READY, 1));
+	s->con.ports[id].ready = true;
+	expect_msg(_metadata, s, id, VIRTIO_CONSOLE_PORT_NAME, 1, &m);
+	ASSERT_STREQ(name, m.name);
+}
+
+FIXTURE(lifecycle) {
+	struct side s;
+};
+
+static void lc_setup(struct __test_metadata *_metadata, struct side *s)
+{
+	side_clear(s);
+	env_setup(_metadata);
+	vu_system(false, "mountpoint -q /sys/kernel/config || "
+		  "mount -t configfs none /sys/kernel/config");
+}
+
+FIXTURE_SETUP(lifecycle)
+{
+	lc_setup(_metadata, &self->s);
+}
+
+FIXTURE_TEARDOWN(lifecycle)
+{
+	lc_teardown(&self->s);
+}
+
+/* The VM stops and continues; the VMM suspends the device first, or not. */
+FIXTURE(pause) {
+	struct side s;
+};
+
+FIXTURE_VARIANT(pause) {
+	bool suspend;
+};
+
+FIXTURE_VARIANT_ADD(pause, suspend) {
+	.suspend = true,
+};
+
+FIXTURE_VARIANT_ADD(pause, no_suspend) {
+	.suspend = false,
+};
+
+FIXTURE_SETUP(pause)
+{
+	lc_setup(_metadata, &self->s);
+}
+
+FIXTURE_TEARDOWN(pause)
+{
+	lc_teardown(&self->s);
+}
+
+/* Read up to @len bytes already there (O_NONBLOCK host end). */
+static size_t lc_read_avail(int fd, uint8_t *buf, size_t len, int wait_ms)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < len) {
+		n = read(fd, buf + got, len - got);
+		if (n > 0) {
+			got += n;
+			continue;
+		}
+		if (n < 0 && errno == EAGAIN && vu_poll(fd, POLLIN, wait_ms) > 0)
+			continue;
+		break;
+	}
+	return got;
+}
+
+/* Take back the used transmit buffers; how many are still out. */
+static unsigned int lc_tx_outstanding(struct vu_vq *vq, int wait_ms)
+{
+	uint16_t head;
+	uint32_t len;
+
+	while (vq->nfree < vq->num && vu_vq_wait_used(vq, wait_ms))
+		while (vu_vq_get_used(vq, &head, &len) > 0)
+			;
+	return vq->num - vq->nfree;
+}
+
+/* Bytes both ways through port @id, whose host end is @fd. */
+static void lc_roundtrip(struct __test_metadata *_metadata, struct side *s,
+			 unsigned int id, int fd, size_t len, uint64_t seed)
+{
+	struct vu_xfer x = { .seed = seed, .max_segs = 4, .indirect = true };
+	uint8_t *data = malloc(len);
+
+	ASSERT_NE(NULL, data);
+	vu_fill_random(&seed, data, len);
+	ASSERT_EQ(0, vu_xfer_g2h(s->dev, id, fd, data, len, &x)) {
+		TH_LOG("%s", vu_error());
+	}
+	ASSERT_EQ(x.crc_sent, x.crc_got);
+	memset(&x, 0, sizeof(x));
+	x.seed = seed;
+	ASSERT_EQ(0, vu_xfer_h2g(s->dev, id, fd, data, len, &x)) {
+		TH_LOG("%s", vu_error());
+	}
+	ASSERT_EQ(x.crc_sent, x.crc_got);
+	free(data);
+}
+
+/*
+ * QMP stop / cont (virsh suspend / resume) with a guest line half read
+ * and more queued both ways: after cont the host reads the rest once,
+ * the guest side is still open (no DEVICE_READY, PORT_READY or PORT_OPEN
+ * from the guest), a host write reaches the guest, what the host end
+ * did meanwhile reaches the driver, nothing is announced again, and the
+ * driver is interrupted once for what it may have missed.
+ */
+TEST_F(pause, vmm_stop_cont)
+{
+	struct side *s = &self->s;
+	struct vu_vq *txq, *rxq, *ctx;
+	uint8_t line[211], more[5 * 3000], got[sizeof(line) + sizeof(more)];
+	uint8_t in[64];
+	uint64_t seed = 42, calls;
+	uint16_t head;
+	uint32_t len;
+	size_t n, i;
+
+	lc_up(_metadata, s);
+	txq = &s->dev->vqs[vu_port_txq(2)];
+	rxq = &s->dev->vqs[vu_port_rxq(2)];
+	vu_fill_random(&seed, line, sizeof(line));
+	vu_fill_random(&seed, more, sizeof(more));
+	ASSERT_LE(0, vu_port_send(s->dev, 2, line, sizeof(line), 1, false));
+	for (i = 0; i < 5; i++)
+		ASSERT_LE(0, vu_port_send(s->dev, 2, more + i * 3000, 3000,
+					  1 + i % 3, i % 2));
+	ASSERT_EQ(10, lc_read_avail(s->host[1], got, 10, 2000));
+	/* Host bytes on their way in, not yet taken by the guest. */
+	ASSERT_EQ(5, write(s->host[1], "early", 5));
+
+	ASSERT_EQ(0, vu_vmm_stop(s->dev, variant->suspend)) {
+		TH_LOG("%s", vu_error());
+	}
+	/* Paused: the guest is still there, but nothing moves. */
+	EXPECT_EQ(1, port_attr(s->name, 2, "guest_connected"));
+	EXPECT_EQ(-1, read(s->host[1], got + 10, sizeof(got) - 10));
+	EXPECT_EQ(EAGAIN, errno);
+	EXPECT_EQ(0, vu_poll(s->host[1], POLLIN | POLLOUT | POLLRDHUP, 0) &
+		  (POLLIN | POLLOUT | POLLRDHUP | POLLHUP));
+	/* The host program restarts meanwhile: owed, sent after cont. */
+	close(s->host[1]);
+	s->host[1] = host_open(_metadata, s->name, 2);
+	ASSERT_LE(0, s->host[1]);
+	ctx = &s->dev->vqs[VU_CTRL_TXQ];
+	calls = vu_vq_calls(ctx);
+
+	ASSERT_EQ(0, vu_vmm_cont(s->dev)) {
+		TH_LOG("%s", vu_error());
+	}
+	/* The new host session starts with the next whole buffer. */
+	n = lc_read_avail(s->host[1], got, sizeof(more), 3000);
+	EXPECT_EQ(sizeof(more), n);
+	EXPECT_EQ(0, memcmp(got, more, n)) {
+		TH_LOG("a byte lost or read twice across the pause");
+	}
+	EXPECT_EQ(sizeof(line) - 10,
+		  port_attr(s->name, 2, "stats/bytes_discarded"));
+	EXPECT_EQ(-1, read(s->host[1], got, 1));
+	EXPECT_EQ(EAGAIN, errno);
+	EXPECT_EQ(0, lc_tx_outstanding(txq, 2000));
+
+	/* The guest side is open: a write goes through, after "early". */
+	EXPECT_EQ(1, port_attr(s->name, 2, "guest_connected"));
+	EXPECT_EQ(5, write(s->host[1], "later", 5));
+	n = 0;
+	while (n < 10 && vu_vq_wait_used(rxq, 2000))
+		while (vu_vq_get_used(rxq, &head, &len) > 0)
+			n += vu_vq_copy_in(rxq, head, len, in + n,
+					   sizeof(in) - n);
+	EXPECT_EQ(10, n);
+	EXPECT_EQ(0, memcmp(in, "earlylater", 10));
+
+	/* Only what the host end did meanwhile: close and open, coalesced. */
+	expect_msg(_metadata, s, 2, VIRTIO_CONSOLE_PORT_OPEN, 1, NULL);
+	expect_quiet(_metadata, s, 200);
+	/* Nothing new on the control transmit queue, one interrupt. */
+	EXPECT_LT(calls, vu_vq_calls(ctx)) {
+		TH_LOG("no interrupt after cont on a queue in use");
+	}
+	EXPECT_EQ(0, s->dev->proto_errors) {
+		TH_LOG("%s", s->dev->last_proto_error);
+	}
+	EXPECT_FALSE(vu_needs_reset(s->dev));
+}
+
+/*
+ * A half read line across stop and cont: the host end stays open and
+ * reads the rest of the line, once (the report that started it all:
+ * "one-from-Lone-from-L2").
+ */
+TEST_F(pause, half_read_line)
+{
+	struct side *s = &self->s;
+	char line[211], got[400];
+	size_t n;
+	int i;
+
+	lc_up(_metadata, s);
+	for (i = 0; i < (int)sizeof(line) - 1; i++)
+		line[i] = i < 13 ? "one-from-L2 0"[i] : '0' + i % 10;
+	line[sizeof(line) - 1] = '\n';
+	ASSERT_LE(0, vu_port_send(s->dev, 2, line, sizeof(line), 1, false));
+	ASSERT_EQ(10, lc_read_avail(s->host[1], (uint8_t *)got, 10, 2000));
+	ASSERT_EQ(0, vu_vmm_stop(s->dev, variant->suspend));
+	ASSERT_EQ(0, vu_vmm_cont(s->dev));
+	n = lc_read_avail(s->host[1], (uint8_t *)got + 10, sizeof(got) - 10,
+			  1000);
+	EXPECT_EQ(sizeof(line), n + 10) {
+		TH_LOG("read %.20s...", got);
+	}
+	EXPECT_EQ(0, memcmp(got, line, sizeof(line)));
+	EXPECT_EQ(0, lc_tx_outstanding(&s->dev->vqs[vu_port_txq(2)], 2000));
+	expect_quiet(_metadata, s, 150);
+}
+
+/*
+ * Ports plugged and unplugged while the VM is stopped are announced
+ * after cont; the session goes on (the old driver had forgotten it at
+ * the reset and announced nothing).
+ */
+TEST_F(pause, hotplug_while_stopped)
+{
+	struct side *s = &self->s;
+	struct vu_ctrl_msg m;
+
+	lc_up(_metadata, s);
+	ASSERT_EQ(0, vu_vmm_stop(s->dev, variant->suspend));
+	ASSERT_EQ(0, lc_cfg_port("lc.b", 3, LC_PLUG)) {
+		TH_LOG("%s", vu_error());
+	}
+	ASSERT_EQ(0, lc_cfg_port("lc.a", -1, LC_UNPLUG));
+	usleep(100000);
+	ASSERT_EQ(0, vu_vmm_cont(s->dev));
+	expect_msg(_metadata, s, 2, VIRTIO_CONSOLE_PORT_REMOVE, 1, NULL);
+	expect_msg(_metadata, s, 3, VIRTIO_CONSOLE_PORT_ADD, 1, NULL);
+	ASSERT_EQ(0, vu_ctrl_send(s->dev, 3, VIRTIO_CONSOLE_PORT_READY, 1));
+	s->con.ports[3].ready = true;
+	expect_msg(_metadata, s, 3, VIRTIO_CONSOLE_PORT_NAME, 1, &m);
+	EXPECT_STREQ("lc.b", m.name);
+	expect_quiet(_metadata, s, 150);
+	/* The host end of the unplugged port: end of file, no more data. */
+	EXPECT_EQ(0, read(s->host[1], m.name, 1));
+	EXPECT_EQ(POLLHUP | POLLERR,
+		  vu_poll(s->host[1], POLLIN, 0) & (POLLHUP | POLLERR));
+}
+
+/*
+ * A Linux guest suspends and resumes (virtcons_freeze/restore): new
+ * rings, PORT_READY for each port it knows and PORT_OPEN for the open
+ * one, no DEVICE_READY.  The device answers as for a new PORT_READY,
+ * announces nothing again, and data moves on the new rings.  The new
+ * rings are in the same memory as the old ones (the guest's allocator
+ * gave the pages back): the chain half read before the suspend is gone,
+ * and a new chain in its place is read whole.
+ */
+TEST_F(lifecycle, guest_freeze_restore)
+{
+	struct side *s = &self->s;
+	uint8_t a[300], b[300], got[600];
+	uint64_t seed = 7;
+	struct vu_ctrl_msg m;
+	bool named = false, opened = false, console = false;
+	int r;
+
+	lc_up(_metadata, s);
+	vu_fill_random(&seed, a, sizeof(a));
+	vu_fill_random(&seed, b, sizeof(b));
+	ASSERT_LE(0, vu_port_send(s->dev, 2, a, sizeof(a), 1, false));
+	ASSERT_EQ(10, lc_read_avail(s->host[1], got, 10, 2000));
+
+	ASSERT_EQ(0, vu_console_freeze(&s->con));
+	/* Asleep: the guest side is kept, the host end waits. */
+	EXPECT_EQ(1, port_attr(s->name, 2, "guest_connected"));
+	EXPECT_EQ(-1, read(s->host[1], got, sizeof(got)));
+	EXPECT_EQ(EAGAIN, errno);
+	/* Same memory, base 0: only PORT_READY tells it is a new ring. */
+	for (r = 0; r < (int)s->dev->nvqs; r++)
+		s->dev->vqs[r].allocated = s->dev->vqs[r].num != 0;
+	ASSERT_EQ(0, vu_console_restore(&s->con)) {
+		TH_LOG("%s", vu_error());
+	}
+	while ((r = vu_ctrl_recv(s->dev, &m, 300)) > 0) {
+		EXPECT_TRUE(vu_console_account(&s->con, &m)) {
+			TH_LOG("%s", s->con.why);
+		}
+		EXPECT_NE(VIRTIO_CONSOLE_PORT_ADD, m.event);
+		console |= m.event == VIRTIO_CONSOLE_CONSOLE_PORT && m.id == 0;
+		named |= m.event == VIRTIO_CONSOLE_PORT_NAME && m.id == 2 &&
+			 !strcmp(m.name, "lc.a");
+		opened |= m.event == VIRTIO_CONSOLE_PORT_OPEN && m.id == 2 &&
+			  m.value == 1;
+	}
+	EXPECT_TRUE(console);
+	EXPECT_TRUE(named);
+	EXPECT_TRUE(opened);
+	EXPECT_EQ(1, port_attr(s->name, 2, "guest_connected"));
+
+	/* The same buffer, the same head, new bytes: read whole. */
+	ASSERT_LE(0, vu_port_send(s->dev, 2, b, sizeof(b), 1, false));
+	EXPECT_EQ(sizeof(b), lc_read_avail(s->host[1], got + 300,
+					   sizeof(b), 2000));
+	EXPECT_EQ(0, memcmp(got + 300, b, sizeof(b))) {
+		TH_LOG("the new chain was taken for the old one");
+	}
+	lc_roundtrip(_metadata, s, 2, s->host[1], 20000, 3);
+}
+
+/*
+ * The driver asks about a port the device does not have (it missed the
+ * PORT_REMOVE): it is told PORT_REMOVE.
+ */
+TEST_F(lifecycle, port_ready_for_missing_port)
+{
+	struct side *s = &self->s;
+
+	lc_up(_metadata, s);
+	s->con.ports[5].added = true;
+	ASSERT_EQ(0, vu_ctrl_send(s->dev, 5, VIRTIO_CONSOLE_PORT_READY, 1));
+	expect_msg(_metadata, s, 5, VIRTIO_CONSOLE_PORT_REMOVE, 1, NULL);
+	EXPECT_FALSE(s->con.ports[5].added);
+	/* Beyond max_nr_ports: ignored. */
+	ASSERT_EQ(0, vu_ctrl_send(s->dev, 8, VIRTIO_CONSOLE_PORT_READY, 1));
+	expect_quiet(_metadata, s, 150);
+	/* A known port asked again is told again. */
+	ASSERT_EQ(0, vu_ctrl_send(s->dev, 2, VIRTIO_CONSOLE_PORT_READY, 1));
+	s->con.ports[2].names = s->con.ports[2].opens = 0;
+	expect_msg(_metadata, s, 2, VIRTIO_CONSOLE_PORT_NAME, 1, NULL);
+	expect_msg(_metadata, s, 2, VIRTIO_CONSOLE_PORT_OPEN, 1, NULL);
+}
+
+/*
+ * A port plugged in at the id of one just unplugged, with a driver that
+ * is slow to read its control queue: what the driver writes to its old
+ * port meanwhile, and the old port's PORT_OPEN, never reach the new
+ * port.  Once the driver has the new port, its bytes do.
+ */
+TEST_F(lifecycle, id_reuse_slow_driver)
+{
+	struct side *s = &self->s;
+	struct vu_vq *txq;
+	struct vu_ctrl_msg m;
+	char buf[64];
+	int fd;
+
+	lc_up(_metadata, s);
+	lc_plug_ready(_metadata, s, "lc.x", 3);
+	ASSERT_EQ(0, vu_console_open_port(&s->con, 3));
+	txq = &s->dev->vqs[vu_port_txq(3)];
+	/* The driver stops reading control messages; lc.x goes. */
+	ASSERT_EQ(0, lc_cfg_port("lc.x", -1, LC_RMDIR));
+	ASSERT_LE(0, vu_port_send(s->dev, 3, "OLD-1", 5, 1, false));
+	ASSERT_EQ(0, lc_cfg_port("lc.y", 3, LC_PLUG));
+	fd = host_open(_metadata, s->name, 3);
+	ASSERT_LE(0, fd);
+	ASSERT_LE(0, vu_port_send(s->dev, 3, "OLD-2", 5, 1, false));
+	/* The old port's open, from a guest that did not hear yet. */
+	ASSERT_EQ(0, vu_ctrl_send(s->dev, 3, VIRTIO_CONSOLE_PORT_OPEN, 1));
+	usleep(200000);
+	EXPECT_EQ(-1, read(fd, buf, sizeof(buf)));
+	EXPECT_EQ(EAGAIN, errno);
+	EXPECT_EQ(0, vu_poll(fd, POLLIN, 0) & POLLIN);
+	EXPECT_EQ(0, port_attr(s->name, 3, "guest_connected"));
+	EXPECT_EQ(-1, write(fd, "x", 1));
+	EXPECT_EQ(EAGAIN, errno);
+
+	/* The driver catches up: the old port goes, the new one comes. */
+	expect_msg(_metadata, s, 3, VIRTIO_CONSOLE_PORT_REMOVE, 1, NULL);
+	expect_msg(_metadata, s, 3, VIRTIO_CONSOLE_PORT_ADD, 1, NULL);
+	ASSERT_EQ(0, vu_ctrl_send(s->dev, 3, VIRTIO_CONSOLE_PORT_READY, 1));
+	s->con.ports[3].ready = true;
+	expect_msg(_metadata, s, 3, VIRTIO_CONSOLE_PORT_NAME, 1, &m);
+	EXPECT_STREQ("lc.y", m.name);
+	expect_msg(_metadata, s, 3, VIRTIO_CONSOLE_PORT_OPEN, 1, NULL);
+	ASSERT_EQ(0, vu_console_open_port(&s->con, 3));
+	ASSERT_LE(0, vu_port_send(s->dev, 3, "NEW", 3, 1, false));
+	EXPECT_EQ(3, lc_read_avail(fd, (uint8_t *)buf, sizeof(buf), 1000));
+	EXPECT_EQ(0, memcmp(buf, "NEW", 3)) {
+		TH_LOG("the new port read '%.*s'", 8, buf);
+	}
+	/* OLD-1 was returned when no port had the id; OLD-2 by the fence. */
+	EXPECT_EQ(5, port_attr(s->name, 3, "stats/bytes_discarded"));
+	EXPECT_EQ(2, port_attr(s->name, 3, "stats/buffers_from_guest"));
+	EXPECT_EQ(0, lc_tx_outstanding(txq, 2000));
+	close(fd);
+}
+
+/*
+ * The same, with the previous port unplugged before the driver answered
+ * its PORT_ADD: the driver's late PORT_READY is the previous port's,
+ * only the next one is the new port's.
+ */
+TEST_F(lifecycle, id_reuse_before_ready)
+{
+	struct side *s = &self->s;
+	struct vu_ctrl_msg m;
+
+	lc_up(_metadata, s);
+	ASSERT_EQ(0, lc_cfg_port("lc.c", 4, LC_PLUG));
+	usleep(100000);
+	ASSERT_EQ(0, lc_cfg_port("lc.c", -1, LC_RMDIR));
+	ASSERT_EQ(0, lc_cfg_port("lc.d", 4, LC_PLUG));
+	usleep(100000);
+	expect_msg(_metadata, s, 4, VIRTIO_CONSOLE_PORT_ADD, 1, NULL);
+	/* The driver answers the first PORT_ADD, for lc.c. */
+	ASSERT_EQ(0, vu_ctrl_send(s->dev, 4, VIRTIO_CONSOLE_PORT_READY, 1));
+	s->con.ports[4].ready = true;
+	expect_msg(_metadata, s, 4, VIRTIO_CONSOLE_PORT_REMOVE, 1, NULL);
+	expect_msg(_metadata, s, 4, VIRTIO_CONSOLE_PORT_ADD, 1, NULL);
+	expect_quiet(_metadata, s, 200);
+	ASSERT_EQ(0, vu_ctrl_send(s->dev, 4, VIRTIO_CONSOLE_PORT_READY, 1));
+	s->con.ports[4].ready = true;
+	expect_msg(_metadata, s, 4, VIRTIO_CONSOLE_PORT_NAME, 1, &m);
+	EXPECT_STREQ("lc.d", m.name);
+	expect_quiet(_metadata, s, 150);
+}
+
+/*
+ * The host end closes in the middle of a guest buffer, while the VM runs
+ * or is stopped: the rest of it is returned unread and counted; the next
+ * session starts with the next buffer.
+ */
+static void lc_close_mid_buffer(struct __test_metadata *_metadata,
+				struct side *s, int pause)
+{
+	uint8_t a[1000], b[500], got[1500];
+	uint64_t seed = 11;
+
+	lc_up(_metadata, s);
+	vu_fill_random(&seed, a, sizeof(a));
+	vu_fill_random(&seed, b, sizeof(b));
+	ASSERT_LE(0, vu_port_send(s->dev, 2, a, sizeof(a), 2, false));
+	ASSERT_LE(0, vu_port_send(s->dev, 2, b, sizeof(b), 1, false));
+	ASSERT_EQ(10, lc_read_avail(s->host[1], got, 10, 2000));
+	if (pause >= 0)
+		ASSERT_EQ(0, vu_vmm_stop(s->dev, pause));
+	close(s->host[1]);
+	s->host[1] = host_open(_metadata, s->name, 2);
+	ASSERT_LE(0, s->host[1]);
+	if (pause >= 0)
+		ASSERT_EQ(0, vu_vmm_cont(s->dev));
+	EXPECT_EQ(sizeof(b), lc_read_avail(s->host[1], got, sizeof(got),
+					   1000));
+	EXPECT_EQ(0, memcmp(got, b, sizeof(b)));
+	EXPECT_EQ(990, port_attr(s->name, 2, "stats/bytes_discarded"));
+	EXPECT_EQ(0, lc_tx_outstanding(&s->dev->vqs[vu_port_txq(2)], 2000));
+}
+
+TEST_F(lifecycle, host_close_mid_buffer)
+{
+	lc_close_mid_buffer(_metadata, &self->s, -1);
+}
+
+TEST_F(pause, host_close_mid_buffer)
+{
+	lc_close_mid_buffer(_metadata, &self->s, variant->suspend);
+}
+
+/*
+ * A host end opened before the driver opens the port, and kept while it
+ * closes and the VMM goes away: read() waits (EAGAIN here), never end
+ * of file; poll() says POLLRDHUP while the guest side is away, never
+ * POLLHUP.  When a new VMM's guest opens the port, its bytes arrive.
+ */
+TEST_F(lifecycle, host_end_outlives_guest)
+{
+	struct side *s = &self->s;
+	struct vu_opts opts = { .arena_size = 4 << 20 };
+	char buf[16];
+	int fd;
+	short ev;
+
+	side_create(_metadata, s, FRESH, 8, LC_PORTS, 0, &opts);
+	fd = host_open(_metadata, s->name, 2);
+	ASSERT_LE(0, fd);
+	side_up(_metadata, s, VU_FEATURES_ALL, 3, 32, 4096, 3);
+	EXPECT_EQ(1, s->con.ports[2].host_open);
+	EXPECT_EQ(-1, read(fd, buf, sizeof(buf)));
+	EXPECT_EQ(EAGAIN, errno);
+	ev = vu_poll(fd, POLLIN | POLLRDHUP, 0);
+	EXPECT_EQ(POLLRDHUP, ev);
+
+	ASSERT_EQ(0, vu_console_open_port(&s->con, 2));
+	EXPECT_EQ(0, vu_poll(fd, POLLIN | POLLRDHUP, 0));
+	ASSERT_LE(0, vu_port_send(s->dev, 2, "one", 3, 1, false));
+	EXPECT_EQ(3, lc_read_avail(fd, (uint8_t *)buf, 3, 1000));
+	ASSERT_EQ(0, vu_ctrl_send(s->dev, 2, VIRTIO_CONSOLE_PORT_OPEN, 0));
+	EXPECT_EQ(-1, read(fd, buf, sizeof(buf)));
+	EXPECT_EQ(EAGAIN, errno);
+	EXPECT_EQ(POLLRDHUP, vu_poll(fd, POLLIN | POLLRDHUP, 0));
+
+	/* The VMM goes, another comes with a guest that opens the port. */
+	vu_console_free(&s->con);
+	vu_close(s->dev);
+	s->dev = NULL;
+	EXPECT_EQ(0, port_attr(s->name, 2, "guest_connected"));
+	EXPECT_EQ(-1, read(fd, buf, sizeof(buf)));
+	EXPECT_EQ(EAGAIN, errno);
+	EXPECT_EQ(POLLRDHUP, vu_poll(fd, POLLIN | POLLRDHUP, 0));
+	ASSERT_EQ(0, vu_open(s->name, &opts, &s->dev));
+	side_up(_metadata, s, VU_FEATURES_ALL, 3, 32, 4096, 3);
+	EXPECT_EQ(1, s->con.ports[2].host_open);
+	ASSERT_EQ(0, vu_console_open_port(&s->con, 2));
+	ASSERT_LE(0, vu_port_send(s->dev, 2, "two", 3, 1, false));
+	EXPECT_EQ(3, lc_read_avail(fd, (uint8_t *)buf, 3, 1000));
+	EXPECT_EQ(0, memcmp(buf, "two", 3));
+	close(fd);
+}
+
+/*
+ * After cont a VMM gives its interrupt eventfds only after DRIVER_OK: a
+ * host write in between, on a queue never used before, still
+ * interrupts the driver once the eventfd is there.
+ */
+TEST_F(pause, interrupt_waits_for_callback)
+{
+	struct side *s = &self->s;
+	struct vu_vq *rxq;
+	uint64_t calls;
+
+	lc_up(_metadata, s);
+	/* Port 1: open on both sides, never written to. */
+	ASSERT_EQ(0, vu_console_open_port(&s->con, 1));
+	s->host[0] = host_open(_metadata, s->name, 1);
+	ASSERT_LE(0, s->host[0]);
+	expect_msg(_metadata, s, 1, VIRTIO_CONSOLE_PORT_OPEN, 1, NULL);
+	rxq = &s->dev->vqs[vu_port_rxq(1)];
+	ASSERT_EQ(0, vu_vmm_stop(s->dev, variant->suspend));
+	ASSERT_EQ(0, vu_vmm_cont_rings(s->dev));
+	ASSERT_LT(0, vu_poll(s->host[0], POLLOUT, 2000));
+	ASSERT_EQ(4, write(s->host[0], "ping", 4));
+	calls = vu_vq_calls(rxq);
+	usleep(100000);
+	ASSERT_EQ(0, vu_vmm_cont_calls(s->dev));
+	EXPECT_EQ(1, vu_vq_wait_used(rxq, 0));
+	usleep(300000);
+	EXPECT_LT(calls, vu_vq_calls(rxq)) {
+		TH_LOG("the driver was never told of the host's write");
+	}
+}
+
+/*
+ * The driver fails to add a port (PORT_READY 0) that is then unplugged:
+ * the next port at its id is made ready by its own PORT_READY.
+ */
+TEST_F(lifecycle, id_reuse_failed_add)
+{
+	struct side *s = &self->s;
+	struct vu_ctrl_msg m;
+
+	lc_up(_metadata, s);
+	ASSERT_EQ(0, lc_cfg_port("lc.c", 4, LC_PLUG));
+	expect_msg(_metadata, s, 4, VIRTIO_CONSOLE_PORT_ADD, 1, NULL);
+	ASSERT_EQ(0, vu_ctrl_send(s->dev, 4, VIRTIO_CONSOLE_PORT_READY, 0));
+	s->con.ports[4].added = false;
+	ASSERT_EQ(0, lc_cfg_port("lc.c", -1, LC_RMDIR));
+	ASSERT_EQ(0, lc_cfg_port("lc.d", 4, LC_PLUG));
+	expect_msg(_metadata, s, 4, VIRTIO_CONSOLE_PORT_REMOVE, 1, NULL);
+	expect_msg(_metadata, s, 4, VIRTIO_CONSOLE_PORT_ADD, 1, NULL);
+	ASSERT_EQ(0, vu_ctrl_send(s->dev, 4, VIRTIO_CONSOLE_PORT_READY, 1));
+	s->con.ports[4].ready = true;
+	expect_msg(_metadata, s, 4, VIRTIO_CONSOLE_PORT_NAME, 1, &m);
+	EXPECT_STREQ("lc.d", m.name);
+}
+
+struct lc_poller {
+	int fd;
+	short revents;
+	uint64_t ms;		/* how long poll() waited */
+};
+
+static void *lc_poll_thread(void *arg)
+{
+	struct lc_poller *p = arg;
+	struct pollfd pfd = { .fd = p->fd, .events = POLLIN | POLLRDHUP };
+	uint64_t t0 = vu_now_ms();
+
+	if (poll(&pfd, 1, 5000) > 0)
+		p->revents = pfd.revents;
+	p->ms = vu_now_ms() - t0;
+	return NULL;
+}
+
+/*
+ * A guest reboot (a new driver's DEVICE_READY) ends the guest side's
+ * session: a poller waiting for the guest side to go away wakes.
+ */
+TEST_F(lifecycle, new_driver_wakes_poller)
+{
+	struct side *s = &self->s;
+	struct lc_poller p = { 0 };
+	pthread_t t;
+
+	lc_up(_metadata, s);
+	p.fd = s->host[1];
+	ASSERT_EQ(0, pthread_create(&t, NULL, lc_poll_thread, &p));
+	usleep(300000);
+	/* The guest reboots: reset, new rings, DEVICE_READY. */
+	side_up(_metadata, s, VU_FEATURES_ALL, 5, 32, 4096, 3);
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_EQ(POLLRDHUP, p.revents);
+	EXPECT_GT(4000, p.ms) {
+		TH_LOG("the poller waited %llu ms", (unsigned long long)p.ms);
+	}
+	EXPECT_EQ(0, port_attr(s->name, 2, "guest_connected"));
+}
+
+/* Count "change" uevents for @devname within @ms; the last value seen. */
+static int lc_count_uevents(int sk, const char *devname, int ms, int *last)
+{
+	uint64_t end = vu_now_ms() + ms;
+	char buf[4096], *q;
+	int count = 0;
+	ssize_t n;
+
+	for (;;) {
+		int left = end - vu_now_ms();
+		struct pollfd pfd = { .fd = sk, .events = POLLIN };
+		bool ours = false;
+		int val = -1;
+
+		if (left <= 0 || poll(&pfd, 1, left) <= 0)
+			return count;
+		n = recv(sk, buf, sizeof(buf) - 1, 0);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		for (q = buf; q < buf + n; q += strlen(q) + 1) {
+			size_t ql = strlen(q), dl = strlen(devname);
+
+			if (!strncmp(q, "change@", 7) && ql > dl &&
+			    !strcmp(q + ql - dl, devname))
+				ours = true;
+			if (!strncmp(q, "VSERIAL_GUEST_CONNECTED=", 24))
+				val = atoi(q + 24);
+		}
+		if (ours && val >= 0) {
+			count++;
+			*last = val;
+		}
+	}
+}
+
+/*
+ * A guest that opens and closes its port as fast as it can makes at
+ * most VSERIAL_UEVENT_RATE (10) uevents a second, and the last one says
+ * how it ended.
+ */
+TEST_F(lifecycle, uevent_rate)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = 1 };
+	struct side *s = &self->s;
+	char path[64], devname[32];
+	int sk, i, count, last = -1;
+	uint64_t t0, ms;
+
+	lc_up(_metadata, s);
+	ASSERT_EQ(0, vu_port_path(s->name, 2, path, sizeof(path)));
+	snprintf(devname, sizeof(devname), "/%s", strrchr(path, '/') + 1);
+	sk = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC,
+		    NETLINK_KOBJECT_UEVENT);
+	ASSERT_LE(0, sk);
+	ASSERT_EQ(0, bind(sk, (struct sockaddr *)&sa, sizeof(sa)));
+	t0 = vu_now_ms();
+	for (i = 0; i < 300; i++)
+		ASSERT_EQ(0, vu_ctrl_send(s->dev, 2, VIRTIO_CONSOLE_PORT_OPEN,
+					  i % 2));
+	count = lc_count_uevents(sk, devname, 1500, &last);
+	ms = vu_now_ms() - t0;
+	TH_LOG("%d uevents in %llu ms for 300 opens and closes", count,
+	       (unsigned long long)ms);
+	EXPECT_LT(0, count);
+	EXPECT_GE(1 + 10 * (ms + 999) / 1000, count);
+	EXPECT_EQ(1, last);
+	EXPECT_EQ(1, port_attr(s->name, 2, "guest_connected"));
+	close(sk);
 }
 
 TEST_HARNESS_MAIN

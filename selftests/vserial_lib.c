@@ -646,7 +646,7 @@ int vs_wait_poll(int fd, short set, short clear, int timeout_ms)
 
 short vs_revents(int fd)
 {
-	struct pollfd pfd = { .fd = fd, .events = POLLIN | POLLOUT };
+	struct pollfd pfd = { .fd = fd, .events = POLLIN | POLLOUT | POLLRDHUP };
 
 	if (poll(&pfd, 1, 0) < 0)
 		return -1;

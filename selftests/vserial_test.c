@@ -278,15 +278,19 @@ TEST_F_TIMEOUT(vserial, open_close, 120)
 	EXPECT_LE(0, vs_wait_poll(gfd, POLLHUP, 0, 10000));
 	EXPECT_EQ(0, vs_read_within(gfd, &c, 1, 5000));
 
-	/* Host reopens, then the guest closes. */
+	/*
+	 * Host reopens, then the guest closes: the host end says the guest
+	 * side is away (POLLRDHUP) and waits; no end of file, no POLLHUP.
+	 */
 	hfd = open(p->host, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	ASSERT_LE(0, hfd);
 	EXPECT_LE(0, vs_wait_poll(gfd, 0, POLLHUP, 10000));
-	EXPECT_EQ(0, vs_revents(hfd) & POLLHUP);
+	EXPECT_EQ(0, vs_revents(hfd) & (POLLHUP | POLLRDHUP));
 	ASSERT_EQ(0, close(gfd));
 	EXPECT_EQ(0, vs_wait_attr(p, "guest_connected", "0", 10000));
-	EXPECT_LE(0, vs_wait_poll(hfd, POLLHUP, POLLOUT, 10000));
-	EXPECT_EQ(0, read(hfd, &c, 1)) TH_LOG("host read, guest closed");
+	EXPECT_LE(0, vs_wait_poll(hfd, POLLRDHUP, POLLOUT | POLLHUP, 10000));
+	EXPECT_EQ(-1, read(hfd, &c, 1)) TH_LOG("host read, guest closed");
+	EXPECT_EQ(EAGAIN, errno);
 	EXPECT_EQ(1, vs_attr(p, "host_connected"));
 	ASSERT_EQ(0, close(hfd));
 	EXPECT_EQ(0, vs_attr(p, "host_connected"));
@@ -294,11 +298,11 @@ TEST_F_TIMEOUT(vserial, open_close, 120)
 	/* And again, host first this time. */
 	hfd = open(p->host, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	ASSERT_LE(0, hfd);
-	EXPECT_TRUE(vs_revents(hfd) & POLLHUP);
+	EXPECT_EQ(POLLRDHUP, vs_revents(hfd) & (POLLRDHUP | POLLHUP));
 	gfd = open(p->guest, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	ASSERT_LE(0, gfd);
 	EXPECT_EQ(0, vs_wait_attr(p, "guest_connected", "1", 10000));
-	EXPECT_LE(0, vs_wait_poll(hfd, POLLOUT, POLLHUP, 10000));
+	EXPECT_LE(0, vs_wait_poll(hfd, POLLOUT, POLLHUP | POLLRDHUP, 10000));
 	r = vs_wait_poll(gfd, POLLOUT, POLLHUP, 10000);
 	EXPECT_LE(0, r) TH_LOG("guest misses a host open done before its own");
 }
@@ -600,7 +604,7 @@ static int vs_epoll_events(int ep, int timeout_ms)
 TEST_F_TIMEOUT(vserial, nonblock_poll, 240)
 {
 	static char buf[256 * 1024];
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT };
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP };
 	uint64_t filled = 0, got = 0;
 	struct vs_port *p;
 	int hfd, gfd, ep;
@@ -610,23 +614,24 @@ TEST_F_TIMEOUT(vserial, nonblock_poll, 240)
 	p = vs_port_by_name(&self->dev, "p1");
 	ASSERT_NE(NULL, p);
 
-	/* Guest closed: HUP, no OUT, writes EAGAIN, reads EOF. */
+	/* Guest closed: RDHUP, no OUT, no HUP; reads and writes EAGAIN. */
 	hfd = open(p->host, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	ASSERT_LE(0, hfd);
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	ASSERT_LE(0, ep);
 	ASSERT_EQ(0, epoll_ctl(ep, EPOLL_CTL_ADD, hfd, &ev));
-	EXPECT_EQ(POLLHUP, vs_revents(hfd));
-	EXPECT_EQ(EPOLLHUP, vs_epoll_events(ep, 0));
+	EXPECT_EQ(POLLRDHUP, vs_revents(hfd));
+	EXPECT_EQ(EPOLLRDHUP, vs_epoll_events(ep, 0));
 	EXPECT_EQ(-1, write(hfd, "x", 1));
 	EXPECT_EQ(EAGAIN, errno);
-	EXPECT_EQ(0, read(hfd, buf, 1));
+	EXPECT_EQ(-1, read(hfd, buf, 1));
+	EXPECT_EQ(EAGAIN, errno);
 
 	/* Guest open, nothing pending: OUT only, reads EAGAIN. */
 	gfd = open(p->guest, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	ASSERT_LE(0, gfd);
 	ASSERT_EQ(0, vs_wait_attr(p, "guest_connected", "1", 10000));
-	ASSERT_LE(0, vs_wait_poll(hfd, POLLOUT, POLLHUP, 10000));
+	ASSERT_LE(0, vs_wait_poll(hfd, POLLOUT, POLLHUP | POLLRDHUP, 10000));
 	EXPECT_EQ(POLLOUT, vs_revents(hfd));
 	EXPECT_EQ(EPOLLOUT, vs_epoll_events(ep, 1000));
 	EXPECT_EQ(-1, read(hfd, buf, 1));
@@ -711,19 +716,25 @@ TEST_F_TIMEOUT(vserial, nonblock_poll, 240)
 	EXPECT_LE(0, vs_wait_poll(gfd, POLLOUT, 0, 10000))
 		TH_LOG("guest writable again after the host read");
 
-	/* Guest closes: HUP. */
+	/* Guest closes: RDHUP (poll and epoll); reads wait. */
 	ASSERT_EQ(0, close(gfd));
-	EXPECT_LE(0, vs_wait_poll(hfd, POLLHUP, POLLOUT, 10000));
-	EXPECT_TRUE(vs_epoll_events(ep, 1000) & EPOLLHUP);
-	EXPECT_EQ(0, read(hfd, buf, 1));
+	EXPECT_LE(0, vs_wait_poll(hfd, POLLRDHUP, POLLOUT | POLLHUP, 10000));
+	EXPECT_EQ(EPOLLRDHUP, vs_epoll_events(ep, 1000));
+	EXPECT_EQ(-1, read(hfd, buf, 1));
+	EXPECT_EQ(EAGAIN, errno);
 	close(ep);
 }
 
-/* Test 6: end of file comes after what is pending, on both sides. */
+/*
+ * Test 6: what is pending is read whatever the other side does; the host
+ * end reads end of file only when the port goes, the guest's when the
+ * host end closes (the Linux driver's rule).
+ */
 TEST_F_TIMEOUT(vserial, eof, 120)
 {
 	static char buf[20000];
-	struct vs_xfer rd;
+	char path[PATH_MAX];
+	struct vs_call call;
 	struct vs_port *p;
 	int hfd, gfd;
 
@@ -731,34 +742,59 @@ TEST_F_TIMEOUT(vserial, eof, 120)
 	p = vs_port_by_name(&self->dev, "p1");
 	ASSERT_NE(NULL, p);
 
-	/* Guest writes, closes: the host reads it all, then 0. */
+	/* Guest writes, closes: the host reads it all, then waits. */
 	ASSERT_EQ(0, vs_connect(p, 0, 0, &hfd, &gfd));
 	vs_pattern(4, 0, buf, 10000);
 	ASSERT_EQ(10000, vs_write_full(gfd, buf, 10000, 10000));
 	ASSERT_EQ(0, close(gfd));
 	ASSERT_EQ(0, vs_wait_attr(p, "guest_connected", "0", 10000));
-	EXPECT_EQ(POLLIN | POLLHUP,
-		  vs_revents(hfd) & (POLLIN | POLLHUP | POLLOUT));
+	EXPECT_EQ(POLLIN | POLLRDHUP,
+		  vs_revents(hfd) & (POLLIN | POLLHUP | POLLOUT | POLLRDHUP));
 	memset(buf, 0, sizeof(buf));
 	ASSERT_EQ(10000, vs_read_full(hfd, buf, sizeof(buf), 10000));
 	EXPECT_EQ(-1, vs_pattern_check(4, 0, buf, 10000));
-	EXPECT_EQ(0, vs_read_within(hfd, buf, 1, 5000));
-	EXPECT_EQ(POLLHUP, vs_revents(hfd) & (POLLIN | POLLHUP | POLLOUT));
+	vs_sleep_ms(500);
+	EXPECT_EQ(POLLRDHUP, vs_revents(hfd) &
+		  (POLLIN | POLLHUP | POLLOUT | POLLRDHUP));
 
-	/* A host read blocked on an open guest ends when it closes. */
+	/*
+	 * A host read blocked on an open guest stays blocked when the
+	 * guest closes, and gets what the guest writes when it comes back.
+	 */
 	gfd = open(p->guest, O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, gfd);
 	ASSERT_EQ(0, vs_wait_attr(p, "guest_connected", "1", 10000));
-	vs_xfer_init(&rd, "host read", hfd, false, VS_IO_RW, 5, 1, 1, true);
-	ASSERT_EQ(0, vs_xfer_start(&rd));
+	ASSERT_EQ(0, vs_call_start(&call, hfd, false, buf, 5));
 	vs_sleep_ms(500);
-	EXPECT_FALSE(vs_xfer_finished(&rd))
+	EXPECT_FALSE(vs_call_finished(&call))
 		TH_LOG("host read did not block with the guest open");
 	ASSERT_EQ(0, close(gfd));
-	ASSERT_EQ(0, vs_xfer_wait(&rd, 1, 10000, 10000));
-	EXPECT_TRUE(rd.eof) TH_LOG("host read: %zd, %s", rd.last,
-				   strerror(rd.err));
+	ASSERT_EQ(0, vs_wait_attr(p, "guest_connected", "0", 10000));
+	vs_sleep_ms(500);
+	EXPECT_FALSE(vs_call_finished(&call))
+		TH_LOG("host read ended when the guest closed");
+	gfd = open(p->guest, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, gfd);
+	ASSERT_EQ(5, vs_write_full(gfd, "again", 5, 10000));
+	ASSERT_TRUE(vs_call_wait(&call, 10000));
+	EXPECT_EQ(5, call.ret);
+	EXPECT_EQ(0, memcmp(buf, "again", 5));
+	ASSERT_EQ(0, close(gfd));
+
+	/* The port goes: a blocked host read ends, end of file, POLLHUP. */
+	ASSERT_EQ(0, vs_call_start(&call, hfd, false, buf, 5));
+	vs_sleep_ms(300);
+	snprintf(path, sizeof(path), VS_CFG "/" VS_DEV "/ports/p1/enable");
+	ASSERT_EQ(0, vs_write_str(path, "0"));
+	ASSERT_TRUE(vs_call_wait(&call, 10000))
+		TH_LOG("host read still blocked after the unplug");
+	EXPECT_EQ(0, call.ret) TH_LOG("host read: %s", strerror(call.err));
+	EXPECT_EQ(POLLIN | POLLHUP, vs_revents(hfd) & (POLLIN | POLLHUP));
 	ASSERT_EQ(0, close(hfd));
+	ASSERT_EQ(0, vs_write_str(path, "1"));
+	ASSERT_EQ(0, vs_dev_wait(&self->dev, VS_DEV, 2, 0, 20000));
+	p = vs_port_by_name(&self->dev, "p1");
+	ASSERT_NE(NULL, p);
 
 	/* Host writes, closes: the guest reads it all, then 0. */
 	ASSERT_EQ(0, vs_connect(p, 0, 0, &hfd, &gfd));
