@@ -37,7 +37,6 @@
 #include <linux/spinlock.h>
 #include <linux/uio.h>
 #include <linux/vdpa.h>
-#include <linux/vhost_iotlb.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <uapi/linux/virtio_console.h>
@@ -45,16 +44,14 @@
 
 #include <uapi/linux/vdpa_vserial.h>
 
-/* Queue size limits; QEMU 10.0 forces 1024 entries. */
-#define VSERIAL_VQ_NUM_MAX	1024
+#include "vserial_vq.h"
+
 /*
  * Size offered to drivers that ask (virtio_vdpa).  The Linux driver posts
  * a page per receive entry, so this bounds a port's receive buffers at
  * 256 pages; at 1024 a 511-port device would pin 2 GiB.
  */
 #define VSERIAL_VQ_SIZE		256
-/* Longest descriptor chain accepted, direct and indirect together. */
-#define VSERIAL_CHAIN_MAX	VSERIAL_VQ_NUM_MAX
 /*
  * How long a driver that set up a new control queue in a going session
  * may stay silent before it is taken for a restored one that knows no
@@ -67,10 +64,10 @@
 #define VSERIAL_KICK_BUDGET	256
 /*
  * Descriptors one kick walks to drain console output (interrupts may be
- * off), and one read() or write() walks, before it lets others run.
+ * off) before it lets others run; for read() and write() see
+ * VSERIAL_XFER_WALK.
  */
 #define VSERIAL_KICK_WALK	1024
-#define VSERIAL_XFER_WALK	4096
 
 /* Features the device can offer. */
 #define VSERIAL_FEATURES	(BIT_ULL(VIRTIO_F_VERSION_1) |		\
@@ -83,86 +80,6 @@
 
 struct vserial_dev;
 struct vserial_cfg_dev;
-
-/* Where the consumer of a descriptor chain stands. */
-struct vsq_chain {
-	u64 table;		/* IOVA of the indirect table, if indirect */
-	u64 addr;		/* IOVA of the rest of the current segment */
-	u64 consumed;		/* bytes read or written so far */
-	u64 head_addr;		/* the head descriptor, as first read */
-	u32 head_len;
-	u32 len;		/* bytes left in the current segment */
-	u32 table_num;		/* entries of the indirect table */
-	u32 seen;		/* descriptors visited so far */
-	u32 written;		/* bytes the device wrote (used length) */
-	u16 head_flags;
-	u16 head;		/* head index, reported in the used ring */
-	u16 next;		/* next descriptor, valid if has_next */
-	u16 pos;		/* available ring position it came from */
-	bool has_next;
-	bool indirect;		/* walking the indirect table at @table */
-	bool write;		/* current segment is device-writable */
-};
-
-/*
- * A chain the device let go of with part of it consumed: the device was
- * reset or the ring moved while the chain was in flight.  The queue
- * state reports such a chain as not processed (nothing is completed
- * that was not consumed whole), so a driver that continues the ring
- * brings it back at the same position; the consumer then continues
- * where it stopped instead of taking its first bytes again.
- */
-struct vsq_resume {
-	u64 head_addr;		/* the chain, to recognise it */
-	u64 skip;		/* bytes consumed before */
-	u32 head_len;
-	u16 head_flags;
-	u16 head;
-	u16 pos;
-	bool discard;		/* the rest too, unread (vsq_abandon()) */
-	bool valid;
-};
-
-/* The ring as it was at the last device reset, see vsq_continues(). */
-struct vsq_saved {
-	u64 desc_addr;
-	u64 avail_addr;
-	u64 used_addr;
-	u32 num;
-	u16 base;
-	bool valid;
-};
-
-/* vsq->fence: chains popped before position (fence & 0xffff) are stale. */
-#define VSQ_FENCE_SET	BIT(16)
-
-struct vsq {
-	spinlock_t lock;	/* ring state of atomic-owned queues */
-	struct vserial_dev *vs;
-	struct vdpa_callback cb;
-	u64 desc_addr;
-	u64 avail_addr;
-	u64 used_addr;
-	u32 num;
-	u16 idx;
-	u16 last_avail_idx;	/* next avail entry to consume */
-	u16 used_idx;		/* shadow of used->idx */
-	u16 signalled_used;	/* used->idx at the last interrupt */
-	u32 completed;		/* buffers used, see vsq_take_completed() */
-	u32 walked;		/* descriptors read, for work budgets */
-	u64 discarded;		/* bytes returned unread, vsq_take_discarded() */
-	bool signalled_valid;
-	bool ready;
-	bool broken;		/* malformed ring: stopped until reset */
-	bool device_writes;	/* receive queue: the device fills buffers */
-	bool chain_active;	/* @chain is popped and not yet used */
-	struct vsq_chain chain;
-	/* Carried across device reset; see vsq_reset(), vsq_continues(). */
-	struct vsq_resume resume;
-	struct vsq_saved saved;
-	/* Set by anyone (vsq_fence()), honoured by the consumer. */
-	atomic_t fence;
-};
 
 enum vserial_guest_state {
 	VSERIAL_GUEST_ABSENT,	/* not announced in the driver's session */
@@ -299,11 +216,7 @@ struct vserial_dev {
 	bool device_ready;	/* DEVICE_READY 1 received since reset */
 	bool resync_pending;	/* see vserial_ctrl_driver_ok() */
 	bool uevent_pending;	/* some port's connected_changed is set */
-	bool suspended;
-	bool pt;		/* no map set: identity IOVA mapping */
-	bool pt_ok;		/* ... and the driver may use it */
 	u64 dev_features;
-	u64 drv_features;
 	u32 max_nr_ports;
 	u32 generation;
 	u16 cols;
@@ -317,10 +230,16 @@ struct vserial_dev {
 
 	struct rw_semaphore mem_sem;
 	rwlock_t mem_lock;
-	struct vhost_iotlb *iotlb;
+	/*
+	 * Guest memory, the accepted features, and whether the rings may
+	 * run: what the queues see of the device.  Written under
+	 * vs_quiesce() (the features also under vs->lock).
+	 */
+	struct vsq_host qh;
 
 	u32 nvqs;
 	struct vsq *vqs;
+	struct vdpa_callback *vq_cb;	/* per queue, under vq->lock */
 	/*
 	 * The plugged ports by id, max_nr_ports entries.  Changed only
 	 * under vs_quiesce(); read under vs->mem_sem or vs->mem_lock.
@@ -346,10 +265,15 @@ static inline struct vserial_dev *vdpa_to_vs(struct vdpa_device *vdpa)
 	return container_of(vdpa, struct vserial_dev, vdpa);
 }
 
+static inline struct vserial_dev *vq_to_vs(const struct vsq *vq)
+{
+	return container_of(vq->host, struct vserial_dev, qh);
+}
+
 static inline bool vs_has_feature(const struct vserial_dev *vs,
 				  unsigned int bit)
 {
-	return vs->drv_features & BIT_ULL(bit);
+	return vs->qh.features & BIT_ULL(bit);
 }
 
 static inline bool vs_multiport(const struct vserial_dev *vs)
@@ -382,33 +306,6 @@ static inline int vserial_qid_port(u16 qid)
 }
 
 extern struct workqueue_struct *vserial_wq;
-
-/* vserial_vq.c: device side of split virtqueues. */
-void vsq_init(struct vsq *vq, struct vserial_dev *vs, u16 idx);
-void vsq_reset(struct vsq *vq);
-bool vsq_usable(struct vsq *vq);
-int vsq_next_chain(struct vsq *vq);
-int vsq_chain_read(struct vsq *vq, void *buf, size_t len);
-int vsq_chain_write(struct vsq *vq, const void *buf, size_t len);
-void vsq_complete(struct vsq *vq);
-bool vsq_publish(struct vsq *vq);
-bool vsq_has_avail(struct vsq *vq);
-bool vsq_arm(struct vsq *vq);
-void vsq_fail(struct vsq *vq, const char *why);
-ssize_t vsq_read_iter(struct vsq *vq, struct iov_iter *to);
-ssize_t vsq_write_iter(struct vsq *vq, struct iov_iter *from);
-int vsq_console_drain(struct vsq *vq, struct vserial_port *port, u32 *budget);
-void vsq_unpop(struct vsq *vq);
-unsigned int vsq_take_completed(struct vsq *vq);
-u64 vsq_take_discarded(struct vsq *vq);
-u16 vsq_base(const struct vsq *vq);
-void vsq_set_base(struct vsq *vq, u16 base);
-bool vsq_continues(struct vsq *vq);
-void vsq_forget(struct vsq *vq);
-void vsq_fence(struct vsq *vq, u16 pos);
-bool vsq_abandon(struct vsq *vq);
-int vsq_peek_avail(struct vsq *vq, u16 *idx);
-int vs_guest_read(struct vserial_dev *vs, u64 iova, void *buf, size_t len);
 
 /* vserial_ctrl.c: the control queue protocol. */
 void vserial_ctrl_queue(struct vserial_port *port, unsigned int msg);

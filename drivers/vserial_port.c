@@ -30,7 +30,7 @@
 
 struct vserial_port *vserial_port_of_vq(struct vsq *vq)
 {
-	struct vserial_dev *vs = vq->vs;
+	struct vserial_dev *vs = vq_to_vs(vq);
 	int id = vserial_qid_port(vq->idx);
 
 	if (id < 0 || id >= vs->max_nr_ports)
@@ -92,6 +92,72 @@ static bool vserial_port_installed(struct vserial_port *port)
 }
 
 /*
+ * The current segment of the active chain is console output: copy what
+ * the console buffer of @port has room for, count the rest as dropped
+ * without reading it, and move on to the next segment.
+ */
+static int vserial_console_take(struct vsq *vq, struct vserial_port *port)
+{
+	u32 left = vsq_seg_left(vq);
+	u8 buf[128];
+	int n;
+
+	atomic64_add(left, &port->stats.bytes_from_guest);
+	while (left && !kfifo_is_full(&port->cons_fifo)) {
+		n = min3(left, kfifo_avail(&port->cons_fifo), (u32)sizeof(buf));
+		n = vsq_chain_read(vq, buf, n);
+		if (n <= 0)
+			return n;
+		kfifo_in(&port->cons_fifo, buf, n);
+		left -= n;
+	}
+	atomic64_add(left, &port->cons_dropped);
+	return vsq_chain_pass(vq, left);
+}
+
+/*
+ * Take console output at once (see struct vserial_port); return the
+ * buffers of ids without a port (@port NULL) unread.  Runs in the
+ * kicker's context, under vq->lock, so its work is bounded: it walks at
+ * most about *@budget descriptors, plus one chain for @port NULL (a
+ * chain may be left half-taken for the next call), and copies at most
+ * what the console buffer has room for.  Returns the number of buffers
+ * completed, or -EAGAIN if the budget ran out with more to do.
+ */
+static int vserial_console_drain(struct vsq *vq, struct vserial_port *port,
+				 u32 *budget)
+{
+	unsigned int done_bufs;
+	u32 start = vq->walked;
+	int done = 0, r;
+
+	for (;;) {
+		if (vq->walked - start >= *budget) {
+			r = -EAGAIN;
+			break;
+		}
+		r = vsq_next_chain(vq);
+		if (r <= 0)
+			break;
+		if (vsq_seg_left(vq)) {
+			r = port ? vserial_console_take(vq, port) :
+				   vsq_chain_discard(vq);
+			if (r < 0)
+				break;
+			continue;
+		}
+		vsq_complete(vq);
+		done++;
+	}
+	*budget -= min(vq->walked - start, *budget);
+	/* Taken either way: what no port took is no port's to count. */
+	done_bufs = vsq_take_completed(vq);
+	if (port)
+		atomic64_add(done_bufs, &port->stats.buffers_from_guest);
+	return r == -EAGAIN ? r : done;
+}
+
+/*
  * Drain transmit queue @vq now, in the caller's context: console output
  * into the console buffer of @port, and the queues of ids without a
  * port into nowhere (the driver must not wait on them forever).  Called
@@ -113,7 +179,7 @@ static void vserial_tx_drain(struct vserial_dev *vs, struct vsq *vq,
 	/* One budget for the whole call: the driver may keep adding. */
 	spin_lock(&vq->lock);
 	do {
-		r = vsq_console_drain(vq, taker, &budget);
+		r = vserial_console_drain(vq, taker, &budget);
 		if (r > 0)
 			done += r;
 	} while (r >= 0 && vsq_arm(vq));

@@ -7,6 +7,7 @@
 #include <linux/bitmap.h>
 #include <linux/dma-mapping.h>
 #include <linux/slab.h>
+#include <linux/vhost_iotlb.h>
 #include <uapi/linux/virtio_config.h>
 #include <uapi/linux/virtio_ids.h>
 
@@ -70,20 +71,50 @@ void vserial_dev_config_changed(struct vserial_dev *vs)
 		vserial_dev_schedule(vs);
 }
 
+/*
+ * The engine stopped a queue the driver corrupted: the driver needs a
+ * reset, and the queue's consumer must see that it stopped.  Called by
+ * the queue's consumer, with the device quiesced against (mem_sem or
+ * mem_lock held for reading).
+ */
+static void vs_vq_broken(struct vsq *vq)
+{
+	struct vserial_dev *vs = vq_to_vs(vq);
+	struct vserial_port *port;
+	unsigned long flags;
+	bool notify = false;
+
+	spin_lock_irqsave(&vs->lock, flags);
+	if (vs->status & VIRTIO_CONFIG_S_DRIVER_OK) {
+		vs->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
+		vs->config_irq_pending = true;
+		notify = true;
+	}
+	spin_unlock_irqrestore(&vs->lock, flags);
+
+	port = vserial_port_of_vq(vq);
+	if (port)
+		vserial_port_wake(port);
+	if (notify)
+		vserial_dev_schedule(vs);
+}
+
 /* Interrupt the driver for @vq.  Called with vs->mem_sem held. */
 void vserial_dev_irq(struct vsq *vq)
 {
 	struct vdpa_callback cb;
 	unsigned long flags;
 
-	lockdep_assert_held(&vq->vs->mem_sem);
+	struct vserial_dev *vs = vq_to_vs(vq);
+
+	lockdep_assert_held(&vs->mem_sem);
 	spin_lock_irqsave(&vq->lock, flags);
-	cb = vq->cb;
+	cb = vs->vq_cb[vq->idx];
 	spin_unlock_irqrestore(&vq->lock, flags);
 	if (cb.callback)
 		cb.callback(cb.private);
 	else	/* A VMM gives its callbacks after DRIVER_OK: keep it. */
-		set_bit(vq->idx, vq->vs->irq_pending);
+		set_bit(vq->idx, vs->irq_pending);
 }
 
 /*
@@ -98,11 +129,11 @@ static void vserial_dev_irqs(struct vserial_dev *vs)
 	unsigned long flags;
 	u32 i;
 
-	if (READ_ONCE(vs->suspended) ||
+	if (READ_ONCE(vs->qh.suspended) ||
 	    !(READ_ONCE(vs->status) & VIRTIO_CONFIG_S_DRIVER_OK))
 		return;
 	for_each_set_bit(i, vs->irq_pending, vs->nvqs)
-		if (READ_ONCE(vs->vqs[i].cb.callback) &&
+		if (READ_ONCE(vs->vq_cb[i].callback) &&
 		    test_and_clear_bit(i, vs->irq_pending))
 			vserial_dev_irq(&vs->vqs[i]);
 
@@ -211,7 +242,7 @@ static void vs_set_vq_cb(struct vdpa_device *vdpa, u16 idx,
 	/* Waits for interrupt delivery in flight, which holds mem_sem. */
 	vs_quiesce(vs, &flags);
 	spin_lock(&vq->lock);
-	vq->cb = *cb;
+	vs->vq_cb[idx] = *cb;
 	spin_unlock(&vq->lock);
 	vs_unquiesce(vs, flags);
 	/* An interrupt may have waited for a callback. */
@@ -310,14 +341,16 @@ static int vs_set_driver_features(struct vdpa_device *vdpa, u64 features)
 
 	trace_vserial_op(vs, VSERIAL_OP_SET_FEATURES, -1, features);
 	vs_quiesce(vs, &flags);
-	vs->drv_features = features & vs->dev_features;
+	spin_lock(&vs->lock);
+	vs->qh.features = features & vs->dev_features;
+	spin_unlock(&vs->lock);
 	vs_unquiesce(vs, flags);
 	return 0;
 }
 
 static u64 vs_get_driver_features(struct vdpa_device *vdpa)
 {
-	return vdpa_to_vs(vdpa)->drv_features;
+	return READ_ONCE(vdpa_to_vs(vdpa)->qh.features);
 }
 
 static void vs_set_config_cb(struct vdpa_device *vdpa,
@@ -383,13 +416,16 @@ static void vs_do_reset(struct vserial_dev *vs)
 
 	trace_vserial_op(vs, VSERIAL_OP_RESET, -1, 0);
 	vs_quiesce(vs, &irqflags);
-	for (i = 0; i < vs->nvqs; i++)
+	for (i = 0; i < vs->nvqs; i++) {
 		vsq_reset(&vs->vqs[i]);
+		vs->vq_cb[i] = (struct vdpa_callback) {};
+	}
 	spin_lock(&vs->lock);
 	vs->status = 0;
-	vs->drv_features = 0;
-	vs->suspended = false;
-	vs->pt_ok = false;
+	vs->qh.features = 0;
+	vs->qh.driver_ok = false;
+	vs->qh.suspended = false;
+	vs->qh.mem.pt_ok = false;
 	spin_unlock(&vs->lock);
 	bitmap_zero(vs->irq_pending, vs->nvqs);
 	bitmap_zero(vs->drain_pending, vs->nvqs);
@@ -486,7 +522,7 @@ static void vs_set_status(struct vdpa_device *vdpa, u8 status)
 	}
 
 	if (status & VIRTIO_CONFIG_S_DRIVER_OK)
-		WRITE_ONCE(vs->pt_ok, vs_driver_in_kernel(vs));
+		WRITE_ONCE(vs->qh.mem.pt_ok, vs_driver_in_kernel(vs));
 	trace_vserial_op(vs, VSERIAL_OP_SET_STATUS, -1, status);
 	dev_dbg(&vdpa->dev, "status %#x\n", status);
 
@@ -508,6 +544,7 @@ static void vs_set_status(struct vdpa_device *vdpa, u8 status)
 	status &= ~VIRTIO_CONFIG_S_NEEDS_RESET;
 	status |= old & VIRTIO_CONFIG_S_NEEDS_RESET;
 	vs->status = status;
+	WRITE_ONCE(vs->qh.driver_ok, status & VIRTIO_CONFIG_S_DRIVER_OK);
 	spin_unlock_irqrestore(&vs->lock, flags);
 
 	if (status & ~old & VIRTIO_CONFIG_S_FEATURES_OK) {
@@ -535,7 +572,7 @@ static int vs_suspend(struct vdpa_device *vdpa)
 
 	trace_vserial_op(vs, VSERIAL_OP_SUSPEND, -1, 0);
 	vs_quiesce(vs, &flags);
-	WRITE_ONCE(vs->suspended, true);
+	WRITE_ONCE(vs->qh.suspended, true);
 	vs_unquiesce(vs, flags);
 	return 0;
 }
@@ -547,7 +584,7 @@ static int vs_resume(struct vdpa_device *vdpa)
 
 	trace_vserial_op(vs, VSERIAL_OP_RESUME, -1, 0);
 	vs_quiesce(vs, &flags);
-	WRITE_ONCE(vs->suspended, false);
+	WRITE_ONCE(vs->qh.suspended, false);
 	vs_unquiesce(vs, flags);
 
 	/* Kicks were ignored while suspended. */
@@ -605,51 +642,6 @@ static struct vdpa_iova_range vs_get_iova_range(struct vdpa_device *vdpa)
 	return (struct vdpa_iova_range) { .first = 0, .last = U64_MAX };
 }
 
-/*
- * vhost_vdpa unpins the pages of a range it unmaps before it hands us the
- * new map -- within a batch, long before.  So the device's copy of the
- * map holds a reference on every page it maps (map->opaque set): a page
- * the device may still reach is never freed and reused under it, in
- * whatever order a VMM unmaps and frees its memory.  vhost_vdpa maps only
- * pages it has pinned, so the references are bounded by the VMM's locked
- * memory limit.
- */
-static bool vs_map_pages(struct vhost_iotlb_map *map, bool get)
-{
-	unsigned long pfn = PHYS_PFN(map->addr);
-	unsigned long last;
-
-	/* A range that wraps the physical address space maps nothing. */
-	if (map->addr + (map->last - map->start) < map->addr)
-		return false;
-	last = PHYS_PFN(map->addr + (map->last - map->start));
-	for (; pfn <= last; pfn++) {
-		if (pfn_valid(pfn)) {
-			if (get)
-				get_page(pfn_to_page(pfn));
-			else
-				put_page(pfn_to_page(pfn));
-		}
-		if (!(pfn % 4096))
-			cond_resched();
-	}
-	return true;
-}
-
-/* Drop the page references of @iotlb and free it. */
-static void vs_iotlb_free(struct vhost_iotlb *iotlb)
-{
-	struct vhost_iotlb_map *map;
-
-	if (!iotlb)
-		return;
-	for (map = vhost_iotlb_itree_first(iotlb, 0, U64_MAX); map;
-	     map = vhost_iotlb_itree_next(map, 0, U64_MAX))
-		if (map->opaque)
-			vs_map_pages(map, false);
-	vhost_iotlb_free(iotlb);
-}
-
 /* Make @new the device's map; @new NULL: back to the initial state. */
 static void vs_iotlb_swap(struct vserial_dev *vs, struct vhost_iotlb *new)
 {
@@ -657,12 +649,11 @@ static void vs_iotlb_swap(struct vserial_dev *vs, struct vhost_iotlb *new)
 	unsigned long flags;
 
 	vs_quiesce(vs, &flags);
-	old = vs->iotlb;
-	vs->iotlb = new;
-	vs->pt = !new;
+	old = vs->qh.mem.iotlb;
+	vs->qh.mem.iotlb = new;
 	vs_unquiesce(vs, flags);
 	/* No copy is in flight any more: the pages may go. */
-	vs_iotlb_free(old);
+	vsm_map_free(old);
 }
 
 /*
@@ -675,33 +666,16 @@ static int vs_set_map(struct vdpa_device *vdpa, unsigned int asid,
 		      struct vhost_iotlb *iotlb)
 {
 	struct vserial_dev *vs = vdpa_to_vs(vdpa);
-	struct vhost_iotlb_map *map;
 	struct vhost_iotlb *new;
-	int ret;
 
 	if (asid)
 		return -EINVAL;
 
-	new = vhost_iotlb_alloc(max(iotlb->limit, iotlb->nmaps), 0);
-	if (!new)
-		return -ENOMEM;
-	for (map = vhost_iotlb_itree_first(iotlb, 0, U64_MAX); map;
-	     map = vhost_iotlb_itree_next(map, 0, U64_MAX)) {
-		if (!vs_map_pages(map, true)) {
-			dev_dbg(&vdpa->dev, "IOTLB entry %#llx wraps\n",
-				map->start);
-			continue;
-		}
-		ret = vhost_iotlb_add_range_ctx(new, map->start, map->last,
-						map->addr, map->perm, vs);
-		if (ret) {
-			vs_map_pages(map, false);
-			dev_dbg(&vdpa->dev, "IOTLB copy failed: %d\n", ret);
-			vs_iotlb_free(new);
-			return ret;
-		}
+	new = vsm_map_copy(iotlb);
+	if (IS_ERR(new)) {
+		dev_dbg(&vdpa->dev, "IOTLB copy failed: %ld\n", PTR_ERR(new));
+		return PTR_ERR(new);
 	}
-
 	vs_iotlb_swap(vs, new);
 	trace_vserial_op(vs, VSERIAL_OP_SET_MAP, -1, new->nmaps);
 	dev_dbg(&vdpa->dev, "IOTLB set: %u maps\n", new->nmaps);
@@ -732,7 +706,8 @@ static void vs_free(struct vdpa_device *vdpa)
 	cancel_delayed_work_sync(&vs->resync_work);
 	cancel_work_sync(&vs->work);
 	cancel_delayed_work_sync(&vs->notify_work);
-	vs_iotlb_free(vs->iotlb);
+	vsm_map_free(vs->qh.mem.iotlb);
+	kfree(vs->vq_cb);
 	bitmap_free(vs->irq_pending);
 	bitmap_free(vs->drain_pending);
 	bitmap_free(vs->remove_pending);
@@ -836,13 +811,12 @@ struct vserial_dev *vserial_dev_create(struct device *parent,
 	INIT_DELAYED_WORK(&vs->notify_work, vserial_notify_work);
 	vs->dev_features = features;
 	vs->max_nr_ports = max_nr_ports;
-	vs->pt = true;
 	vs->nvqs = 2 * (max_nr_ports + 1);
 
 	/*
 	 * virtio_vdpa maps its rings and buffers for this device; without
 	 * an IOMMU the DMA addresses are physical addresses, which is what
-	 * the identity mapping (vs->pt) translates.
+	 * the identity mapping (no vs->qh.mem.iotlb) translates.
 	 */
 	dev = &vs->vdpa.dev;
 	dev->dma_mask = &dev->coherent_dma_mask;
@@ -850,7 +824,10 @@ struct vserial_dev *vserial_dev_create(struct device *parent,
 		goto err;
 	vs->vdpa.dma_dev = dev;
 
+	vs->qh.mem.dev = dev;
+	vs->qh.broken = vs_vq_broken;
 	vs->vqs = kcalloc(vs->nvqs, sizeof(*vs->vqs), GFP_KERNEL);
+	vs->vq_cb = kcalloc(vs->nvqs, sizeof(*vs->vq_cb), GFP_KERNEL);
 	vs->irq_pending = bitmap_zalloc(vs->nvqs, GFP_KERNEL);
 	vs->drain_pending = bitmap_zalloc(vs->nvqs, GFP_KERNEL);
 	vs->remove_pending = bitmap_zalloc(max_nr_ports, GFP_KERNEL);
@@ -858,13 +835,13 @@ struct vserial_dev *vserial_dev_create(struct device *parent,
 	vs->stale_readies = kcalloc(max_nr_ports, sizeof(*vs->stale_readies),
 				    GFP_KERNEL);
 	vs->ports = kcalloc(max_nr_ports, sizeof(*vs->ports), GFP_KERNEL);
-	if (!vs->vqs || !vs->irq_pending || !vs->drain_pending ||
+	if (!vs->vqs || !vs->vq_cb || !vs->irq_pending || !vs->drain_pending ||
 	    !vs->remove_pending || !vs->announced || !vs->stale_readies ||
 	    !vs->ports)
 		goto err;
 
 	for (i = 0; i < vs->nvqs; i++)
-		vsq_init(&vs->vqs[i], vs, i);
+		vsq_init(&vs->vqs[i], &vs->qh, i);
 	return vs;
 err:
 	put_device(&vs->vdpa.dev);

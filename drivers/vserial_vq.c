@@ -1,27 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * vdpa_vserial: the device side of split virtqueues.
+ * vdpa_vserial: the device side of split virtqueues (see vserial_vq.h).
  *
  * Distribution kernels do not build vringh, so the device carries its own
- * ring code.  Guest memory is reached through the device's IOTLB (set by
- * vhost-vdpa; IOVA to physical address) or, while no map is set, through
- * an identity mapping of DMA addresses (virtio_vdpa on a device without an
- * IOMMU).  Everything the driver writes -- indexes, lengths, addresses,
- * flags -- is checked before use; a malformed ring stops the queue and
- * asks the driver for a reset (NEEDS_RESET), it never crashes or hangs
- * the host.
- *
- * The caller holds vs->mem_sem or vs->mem_lock for reading (see
- * vserial.h) and owns the queue it works on.
+ * ring code.  A malformed ring stops the queue and is reported up
+ * (vsq_fail()); it never crashes or hangs the host.
  */
 
-#include <linux/highmem.h>
-#include <linux/mm.h>
+#include <linux/bug.h>
+#include <linux/compiler.h>
+#include <linux/device.h>
+#include <linux/log2.h>
+#include <linux/minmax.h>
+#include <linux/string.h>
 #include <linux/uio.h>
 #include <uapi/linux/virtio_config.h>
 #include <uapi/linux/virtio_ring.h>
 
-#include "vserial.h"
+#include "vserial_vq.h"
 
 /* Ring entries as the device sees them: virtio 1.x is little endian. */
 struct vsq_desc {
@@ -39,10 +35,20 @@ struct vsq_used_elem {
 #define VSQ_DESC_SIZE	sizeof(struct vsq_desc)
 #define VSQ_ELEM_SIZE	sizeof(struct vsq_used_elem)
 
-void vsq_init(struct vsq *vq, struct vserial_dev *vs, u16 idx)
+static bool vsq_has_feature(const struct vsq *vq, unsigned int bit)
+{
+	return READ_ONCE(vq->host->features) & BIT_ULL(bit);
+}
+
+static const struct vsm *vsq_mem(const struct vsq *vq)
+{
+	return &vq->host->mem;
+}
+
+void vsq_init(struct vsq *vq, const struct vsq_host *host, u16 idx)
 {
 	spin_lock_init(&vq->lock);
-	vq->vs = vs;
+	vq->host = host;
 	vq->idx = idx;
 	/* Even queues (port receive, control receive) are filled by us. */
 	vq->device_writes = !(idx & 1);
@@ -104,9 +110,6 @@ void vsq_reset(struct vsq *vq)
 		};
 	}
 	vsq_park(vq);
-	vq->cb.callback = NULL;
-	vq->cb.private = NULL;
-	vq->cb.trigger = NULL;
 	vq->desc_addr = 0;
 	vq->avail_addr = 0;
 	vq->used_addr = 0;
@@ -177,136 +180,24 @@ void vsq_fence(struct vsq *vq, u16 pos)
 	atomic_set(&vq->fence, VSQ_FENCE_SET | pos);
 }
 
-/* Translate @iova; return the physical address and the contiguous length. */
-static int vs_translate(struct vserial_dev *vs, u64 iova, u64 len,
-			bool write, phys_addr_t *pa, u64 *seg)
-{
-	struct vhost_iotlb_map *map;
-
-	if (vs->pt) {
-		if (!vs->pt_ok) {
-			dev_dbg(&vs->vdpa.dev, "IOVA %#llx: no map set\n", iova);
-			return -EFAULT;
-		}
-		*pa = iova;
-		*seg = len;
-		return 0;
-	}
-
-	map = vhost_iotlb_itree_first(vs->iotlb, iova, iova);
-	if (!map || !(map->perm & (write ? VHOST_MAP_WO : VHOST_MAP_RO))) {
-		dev_dbg(&vs->vdpa.dev, "IOVA %#llx not mapped for %s (%u maps)\n",
-			iova, write ? "writing" : "reading", vs->iotlb->nmaps);
-		return -EFAULT;
-	}
-
-	*pa = map->addr + (iova - map->start);
-	*seg = map->last - iova >= len - 1 ? len : map->last - iova + 1;
-	return 0;
-}
-
-/*
- * Copy @len bytes between guest memory at @iova and either @kbuf or @iter.
- * Returns the bytes copied (short only when @iter faults) or -EFAULT when
- * the guest range is not mapped.
- */
-static ssize_t vs_guest_xfer(struct vserial_dev *vs, u64 iova, size_t len,
-			     bool to_guest, void *kbuf, struct iov_iter *iter)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		phys_addr_t pa;
-		u64 seg;
-
-		if (vs_translate(vs, iova + done, len - done, to_guest,
-				 &pa, &seg))
-			return -EFAULT;
-
-		while (seg) {
-			unsigned long pfn = PHYS_PFN(pa);
-			size_t off = offset_in_page(pa);
-			size_t n = min_t(u64, seg, PAGE_SIZE - off);
-			size_t copied = n;
-			void *p;
-
-			if (!pfn_valid(pfn))
-				return -EFAULT;
-
-			p = kmap_local_page(pfn_to_page(pfn)) + off;
-			if (iter && to_guest)
-				copied = copy_from_iter(p, n, iter);
-			else if (iter)
-				copied = copy_to_iter(p, n, iter);
-			else if (to_guest)
-				memcpy(p, kbuf + done, n);
-			else
-				memcpy(kbuf + done, p, n);
-			kunmap_local(p);
-
-			done += copied;
-			if (copied < n)
-				return done;
-			pa += n;
-			seg -= n;
-		}
-	}
-	return done;
-}
-
-int vs_guest_read(struct vserial_dev *vs, u64 iova, void *buf, size_t len)
-{
-	return vs_guest_xfer(vs, iova, len, false, buf, NULL) == len ?
-	       0 : -EFAULT;
-}
-
-static int vs_guest_write(struct vserial_dev *vs, u64 iova, const void *buf,
-			  size_t len)
-{
-	return vs_guest_xfer(vs, iova, len, true, (void *)buf, NULL) == len ?
-	       0 : -EFAULT;
-}
-
 static int vsq_bad(struct vsq *vq, const char *why)
 {
 	vsq_fail(vq, why);
 	return -EIO;
 }
 
-/*
- * The ring's index fields are written by the other side concurrently:
- * access them with single, naturally aligned 16-bit loads and stores.
- */
-static __le16 *vsq_map16(struct vserial_dev *vs, u64 iova, bool write)
-{
-	phys_addr_t pa;
-	u64 seg;
-
-	if (vs_translate(vs, iova, sizeof(__le16), write, &pa, &seg) ||
-	    seg < sizeof(__le16) || !pfn_valid(PHYS_PFN(pa)))
-		return NULL;
-	return kmap_local_page(pfn_to_page(PHYS_PFN(pa))) + offset_in_page(pa);
-}
-
+/* The ring's index fields: single 16-bit accesses (vsm_load16()). */
 static int vsq_get16(struct vsq *vq, u64 iova, u16 *val)
 {
-	__le16 *p = vsq_map16(vq->vs, iova, false);
-
-	if (!p)
+	if (vsm_load16(vsq_mem(vq), iova, val))
 		return vsq_bad(vq, "ring index not mapped");
-	*val = le16_to_cpu(READ_ONCE(*p));
-	kunmap_local(p);
 	return 0;
 }
 
 static int vsq_put16(struct vsq *vq, u64 iova, u16 val)
 {
-	__le16 *p = vsq_map16(vq->vs, iova, true);
-
-	if (!p)
+	if (vsm_store16(vsq_mem(vq), iova, val))
 		return vsq_bad(vq, "ring index not mapped");
-	WRITE_ONCE(*p, cpu_to_le16(val));
-	kunmap_local(p);
 	return 0;
 }
 
@@ -358,12 +249,11 @@ static bool vsq_layout_ok(struct vsq *vq)
 	       used_end > vq->used_addr;
 }
 
+/* May the queue be worked on now?  Checks the driver's layout once. */
 bool vsq_usable(struct vsq *vq)
 {
-	struct vserial_dev *vs = vq->vs;
-
-	if (!vq->ready || vq->broken || READ_ONCE(vs->suspended) ||
-	    !(READ_ONCE(vs->status) & VIRTIO_CONFIG_S_DRIVER_OK))
+	if (!vq->ready || vq->broken || READ_ONCE(vq->host->suspended) ||
+	    !READ_ONCE(vq->host->driver_ok))
 		return false;
 	if (!vsq_layout_ok(vq)) {
 		vsq_fail(vq, "invalid ring size or address");
@@ -373,35 +263,19 @@ bool vsq_usable(struct vsq *vq)
 }
 
 /*
- * Stop a queue the driver has corrupted, and tell the driver it needs a
- * reset.  Only dev_dbg: a guest must not be able to flood the log.
+ * Stop a queue the driver has corrupted, and tell the device core, which
+ * asks the driver for a reset.  Only dev_dbg: a guest must not be able
+ * to flood the log.
  */
 void vsq_fail(struct vsq *vq, const char *why)
 {
-	struct vserial_dev *vs = vq->vs;
-	struct vserial_port *port;
-	unsigned long flags;
-	bool notify = false;
-
 	if (vq->broken)
 		return;
 	vq->broken = true;
 	vq->chain_active = false;
-	dev_dbg(&vs->vdpa.dev, "vq %u: %s; queue stopped\n", vq->idx, why);
-
-	spin_lock_irqsave(&vs->lock, flags);
-	if (vs->status & VIRTIO_CONFIG_S_DRIVER_OK) {
-		vs->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
-		vs->config_irq_pending = true;
-		notify = true;
-	}
-	spin_unlock_irqrestore(&vs->lock, flags);
-
-	port = vserial_port_of_vq(vq);
-	if (port)
-		vserial_port_wake(port);
-	if (notify)
-		vserial_dev_schedule(vs);
+	dev_dbg(vsq_mem(vq)->dev, "vq %u: %s; queue stopped\n", vq->idx, why);
+	if (vq->host->broken)
+		vq->host->broken(vq);
 }
 
 /*
@@ -427,8 +301,8 @@ static int vsq_chain_advance(struct vsq *vq)
 		if (++c->seen > max)
 			return vsq_bad(vq, "descriptor chain loops or exceeds the ring");
 		vq->walked++;
-		if (vs_guest_read(vq->vs, base + (u64)c->next * VSQ_DESC_SIZE,
-				  &desc, sizeof(desc)))
+		if (vsm_read(vsq_mem(vq), base + (u64)c->next * VSQ_DESC_SIZE,
+			     &desc, sizeof(desc)))
 			return vsq_bad(vq, "descriptor not mapped");
 
 		dflags = le16_to_cpu(desc.flags);
@@ -444,7 +318,7 @@ static int vsq_chain_advance(struct vsq *vq)
 		if (dflags & VRING_DESC_F_INDIRECT) {
 			if (c->indirect)
 				return vsq_bad(vq, "nested indirect table");
-			if (!vs_has_feature(vq->vs, VIRTIO_RING_F_INDIRECT_DESC))
+			if (!vsq_has_feature(vq, VIRTIO_RING_F_INDIRECT_DESC))
 				return vsq_bad(vq, "indirect descriptor not negotiated");
 			if (dflags & VRING_DESC_F_NEXT)
 				return vsq_bad(vq, "indirect descriptor with NEXT");
@@ -509,6 +383,27 @@ static int vsq_chain_skip(struct vsq *vq, u64 n, bool discard)
 		}
 	}
 	return 0;
+}
+
+/* Bytes left in the current segment of the active chain. */
+u32 vsq_seg_left(const struct vsq *vq)
+{
+	return vq->chain_active ? vq->chain.len : 0;
+}
+
+/* Pass over @n bytes of the active chain unread, as if consumed. */
+int vsq_chain_pass(struct vsq *vq, u64 n)
+{
+	return vsq_chain_skip(vq, n, false);
+}
+
+/*
+ * Pass over the rest of the active chain unread: it goes back to the
+ * driver as it is when completed; counted in vsq_take_discarded().
+ */
+int vsq_chain_discard(struct vsq *vq)
+{
+	return vsq_chain_skip(vq, 0, true);
 }
 
 /* Is ring position @pos before @fence, by at most a ring's worth? */
@@ -607,7 +502,7 @@ int vsq_chain_read(struct vsq *vq, void *buf, size_t len)
 	while (done < len && c->len) {
 		size_t n = min_t(size_t, c->len, len - done);
 
-		if (vs_guest_read(vq->vs, c->addr, buf + done, n))
+		if (vsm_read(vsq_mem(vq), c->addr, buf + done, n))
 			return vsq_bad(vq, "buffer not mapped");
 		c->addr += n;
 		c->len -= n;
@@ -632,7 +527,7 @@ int vsq_chain_write(struct vsq *vq, const void *buf, size_t len)
 	while (done < len && c->len) {
 		size_t n = min_t(size_t, c->len, len - done);
 
-		if (vs_guest_write(vq->vs, c->addr, buf + done, n))
+		if (vsm_write(vsq_mem(vq), c->addr, buf + done, n))
 			return vsq_bad(vq, "buffer not mapped");
 		c->addr += n;
 		c->len -= n;
@@ -657,8 +552,8 @@ void vsq_complete(struct vsq *vq)
 	};
 
 	vq->chain_active = false;
-	if (vs_guest_write(vq->vs, vsq_used_ring_addr(vq, vq->used_idx),
-			   &elem, sizeof(elem))) {
+	if (vsm_write(vsq_mem(vq), vsq_used_ring_addr(vq, vq->used_idx),
+		      &elem, sizeof(elem))) {
 		vsq_fail(vq, "used ring not mapped");
 		return;
 	}
@@ -684,7 +579,7 @@ bool vsq_publish(struct vsq *vq)
 	u16 old, event, aflags;
 	bool valid;
 
-	if (vq->broken || !vq->ready || READ_ONCE(vq->vs->suspended))
+	if (vq->broken || !vq->ready || READ_ONCE(vq->host->suspended))
 		return false;
 	if (vq->signalled_valid && vq->signalled_used == vq->used_idx)
 		return false;
@@ -697,7 +592,7 @@ bool vsq_publish(struct vsq *vq)
 	/* ... and the index before we look at what the driver asks for. */
 	smp_mb();
 
-	if (!vs_has_feature(vq->vs, VIRTIO_RING_F_EVENT_IDX)) {
+	if (!vsq_has_feature(vq, VIRTIO_RING_F_EVENT_IDX)) {
 		vq->signalled_used = vq->used_idx;
 		vq->signalled_valid = true;
 		if (vsq_get16(vq, vq->avail_addr, &aflags))
@@ -721,16 +616,9 @@ bool vsq_publish(struct vsq *vq)
  */
 int vsq_peek_avail(struct vsq *vq, u16 *idx)
 {
-	__le16 *p;
-
 	if (!vq->ready || !vsq_layout_ok(vq))
 		return -EIO;
-	p = vsq_map16(vq->vs, vsq_avail_idx_addr(vq), false);
-	if (!p)
-		return -EIO;
-	*idx = le16_to_cpu(READ_ONCE(*p));
-	kunmap_local(p);
-	return 0;
+	return vsm_load16(vsq_mem(vq), vsq_avail_idx_addr(vq), idx) ? -EIO : 0;
 }
 
 /* Is there a chain to take now (not while the queue is stopped)? */
@@ -755,7 +643,7 @@ bool vsq_arm(struct vsq *vq)
 {
 	if (!vsq_usable(vq))
 		return false;
-	if (vs_has_feature(vq->vs, VIRTIO_RING_F_EVENT_IDX) &&
+	if (vsq_has_feature(vq, VIRTIO_RING_F_EVENT_IDX) &&
 	    vsq_put16(vq, vsq_avail_event_addr(vq), vq->last_avail_idx))
 		return false;
 	/* Publish avail_event before reading the driver's index again. */
@@ -790,8 +678,8 @@ static ssize_t vsq_xfer_iter(struct vsq *vq, struct iov_iter *iter)
 
 		if (c->len) {
 			want = min_t(size_t, c->len, iov_iter_count(iter));
-			n = vs_guest_xfer(vq->vs, c->addr, want, to_guest,
-					  NULL, iter);
+			n = vsm_xfer(vsq_mem(vq), c->addr, want, to_guest,
+				     NULL, iter);
 			if (n < 0) {
 				r = vsq_bad(vq, "buffer not mapped");
 				break;
@@ -831,79 +719,6 @@ ssize_t vsq_read_iter(struct vsq *vq, struct iov_iter *to)
 ssize_t vsq_write_iter(struct vsq *vq, struct iov_iter *from)
 {
 	return vsq_xfer_iter(vq, from);
-}
-
-/*
- * The current segment of the active chain is console output: copy what
- * the console buffer of @port has room for, count the rest as dropped
- * without reading it, and move on to the next segment.
- */
-static int vsq_console_take(struct vsq *vq, struct vserial_port *port)
-{
-	struct vsq_chain *c = &vq->chain;
-	u8 buf[128];
-
-	if (port)
-		atomic64_add(c->len, &port->stats.bytes_from_guest);
-	while (port && c->len && !kfifo_is_full(&port->cons_fifo)) {
-		u32 n = min_t(u32, c->len, kfifo_avail(&port->cons_fifo));
-
-		n = min_t(u32, n, sizeof(buf));
-
-		if (vs_guest_read(vq->vs, c->addr, buf, n))
-			return vsq_bad(vq, "buffer not mapped");
-		kfifo_in(&port->cons_fifo, buf, n);
-		c->addr += n;
-		c->len -= n;
-		c->consumed += n;
-	}
-	if (port && c->len)
-		atomic64_add(c->len, &port->cons_dropped);
-	else if (!port)
-		vq->discarded += c->len;
-	c->consumed += c->len;
-	c->len = 0;
-	return vsq_chain_advance(vq);
-}
-
-/*
- * Take console output at once (see struct vserial_port); return the
- * queues of ids without a port (@port NULL) unread.  Runs in the
- * kicker's context, under vq->lock, so its work is bounded: it walks at
- * most about *@budget descriptors (a chain may be left half-taken for
- * the next call) and copies at most what the console buffer has room
- * for.  Returns the number of buffers completed, or -EAGAIN if the
- * budget ran out with more to do.
- */
-int vsq_console_drain(struct vsq *vq, struct vserial_port *port, u32 *budget)
-{
-	unsigned int done_bufs;
-	u32 start = vq->walked;
-	int done = 0, r;
-
-	for (;;) {
-		if (vq->walked - start >= *budget) {
-			r = -EAGAIN;
-			break;
-		}
-		r = vsq_next_chain(vq);
-		if (r <= 0)
-			break;
-		if (vq->chain.len) {
-			r = vsq_console_take(vq, port);
-			if (r < 0)
-				break;
-			continue;
-		}
-		vsq_complete(vq);
-		done++;
-	}
-	*budget -= min(vq->walked - start, *budget);
-	/* Taken either way: what no port took is no port's to count. */
-	done_bufs = vsq_take_completed(vq);
-	if (port)
-		atomic64_add(done_bufs, &port->stats.buffers_from_guest);
-	return r == -EAGAIN ? r : done;
 }
 
 /* Bytes returned unread since the last call (for the port's counters). */
