@@ -791,6 +791,11 @@ TEST_F_TIMEOUT(vserial, eof, 120)
 	EXPECT_EQ(0, call.ret) TH_LOG("host read: %s", strerror(call.err));
 	EXPECT_EQ(POLLIN | POLLHUP, vs_revents(hfd) & (POLLIN | POLLHUP));
 	ASSERT_EQ(0, close(hfd));
+	/*
+	 * The id is plugged in again only after the driver has dropped the
+	 * old port: until then the old /dev/vportNp1 is still there.
+	 */
+	ASSERT_EQ(0, vs_wait_exists(p->guest, false, 10000));
 	ASSERT_EQ(0, vs_write_str(path, "1"));
 	ASSERT_EQ(0, vs_dev_wait(&self->dev, VS_DEV, 2, 0, 20000));
 	p = vs_port_by_name(&self->dev, "p1");
