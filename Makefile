@@ -33,7 +33,7 @@ KBUILD_VARS	:= $(if $(W),W=$(W)) $(if $(C),C=$(C)) $(if $(V),V=$(V))
 
 .PHONY: all modules install install-udev install-doc clean check-kdir
 .PHONY: version help rootfs vm-build vm-run check demo fuzz nested bench
-.PHONY: bench-nested
+.PHONY: bench-nested fuzz-unit
 
 all: modules
 
@@ -114,6 +114,14 @@ fuzz: vm-build
 	$(VM) run -t $$(($(FUZZ_SECONDS) + 600)) -- \
 		"selftests/vhost_fuzz $(FUZZ_SECONDS) $(FUZZ_SEED)"
 
+# The userspace build of the ring engine: unit tests, libFuzzer targets
+# and coverage, on this machine (no VM; needs clang, llvm and
+# libfuzzer-14-dev).  FUZZ_SECONDS per target if given, else FUZZ_RUNS
+# executions in all (default 1000000).
+fuzz-unit:
+	FUZZ_SECONDS=$(if $(filter command line environment,$(origin FUZZ_SECONDS)),$(FUZZ_SECONDS)) \
+		$(CURDIR)/tools/fuzz-unit.sh
+
 # The benchmark: results in Documentation/bench/ and the README.
 BENCH_RUNS	?= 5
 bench: vm-build
@@ -144,6 +152,9 @@ help:
 	@echo '                               QEMU guest, dkms, install)'
 	@echo '  make demo                    show the module at work in a VM'
 	@echo '  make fuzz [FUZZ_SECONDS=300] [FUZZ_SEED=n]  the vhost-vdpa fuzzer'
+	@echo 'On this machine (no VM; clang, llvm, libfuzzer-14-dev):'
+	@echo '  make fuzz-unit [FUZZ_SECONDS=n] [FUZZ_RUNS=1000000]  ring engine unit tests,'
+	@echo '                               libFuzzer targets, line coverage'
 	@echo '  make nested                  a QEMU guest on the device (vhost-vdpa)'
 	@echo '  make bench [BENCH_RUNS=5]    the benchmark (Documentation/bench/, README)'
 	@echo '  make bench-nested            the same through a QEMU guest, beside QEMU'"'"'s'

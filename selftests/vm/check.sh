@@ -10,7 +10,10 @@
 #      compiler, sparse or modpost warning fails;
 #   2. checkpatch.pl --strict on each source file: any ERROR, WARNING or
 #      CHECK fails;
-#   3. build the selftests (warnings fail);
+#   3. on this machine, the userspace build of the ring engine: unit
+#      tests, 1,000,000 libFuzzer executions, line coverage >= 90 %
+#      (tools/fuzz-unit.sh, also "make fuzz-unit"); build the selftests
+#      (warnings fail);
 #   4. boot a VM that runs "false": the run must fail;
 #   5. boot a VM with 2 vCPUs and run selftests/run_tests.sh (one result
 #      per test case) and check its kernel log; with 1 vCPU the tests of
@@ -101,6 +104,20 @@ relay()
 			;;
 		esac
 	done
+}
+
+# fuzz_unit_step - the userspace build of the ring engine, its unit tests,
+# fuzz targets and coverage, on this machine (tools/fuzz-unit.sh)
+fuzz_unit_step()
+{
+	echo "# fuzz-unit: the ring engine in userspace (make fuzz-unit)"
+	local status
+
+	"$CHECKOUT/tools/fuzz-unit.sh" 2>&1 | relay
+	status=${PIPESTATUS[0]}
+	if [ "$status" -ne 0 ] && [ "$relay_failed" -eq 0 ]; then
+		result fail "fuzz-unit" "exit status $status"
+	fi
 }
 
 # build_step DESCRIPTION LOG CMD... - run a build in the chroot; it
@@ -251,6 +268,7 @@ main()
 		       make -C "$1" -j"$(nproc)" KDIR="$2" W=1 C=1 modules' - \
 		"$CHECKOUT" "/lib/modules/$kver/build"
 	checkpatch
+	fuzz_unit_step
 	build_step "build: selftests" "$OUT/build-selftests.log" \
 		sh -c 'make -C "$1" clean >/dev/null &&
 		       make -C "$1" -j"$(nproc)" KSFT_DIR="$2"' - \
