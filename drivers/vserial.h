@@ -44,6 +44,7 @@
 
 #include <uapi/linux/vdpa_vserial.h>
 
+#include "vserial_proto.h"
 #include "vserial_vq.h"
 
 /*
@@ -81,32 +82,6 @@
 struct vserial_dev;
 struct vserial_cfg_dev;
 
-enum vserial_guest_state {
-	VSERIAL_GUEST_ABSENT,	/* not announced in the driver's session */
-	VSERIAL_GUEST_ADDED,	/* PORT_ADD queued or sent */
-	VSERIAL_GUEST_READY,	/* driver answered PORT_READY 1 */
-};
-
-/* The driver's session: see vserial_ctrl.c. */
-enum vserial_session {
-	VSERIAL_SESSION_NONE,	/* no driver, or not started yet */
-	VSERIAL_SESSION_SINGLE,	/* no MULTIPORT: port 0, from DRIVER_OK */
-	VSERIAL_SESSION_MULTI,	/* control queue, from DEVICE_READY */
-};
-
-/*
- * Control messages a port owes the driver, sent in this bit order.
- * PORT_REMOVE is owed by a port id, not a port: see vs->remove_pending.
- */
-enum {
-	VSERIAL_CTRL_ADD,
-	VSERIAL_CTRL_CONSOLE,
-	VSERIAL_CTRL_NAME,
-	VSERIAL_CTRL_RESIZE,
-	VSERIAL_CTRL_OPEN,
-	VSERIAL_CTRL_NR,
-};
-
 /* Port state changes, for the vserial_port tracepoint. */
 enum vserial_port_event {
 	VSERIAL_EV_PLUG,
@@ -135,12 +110,6 @@ enum vserial_op {
 	VSERIAL_OP_RESET_MAP,
 	VSERIAL_OP_SESSION_END,
 	VSERIAL_OP_VQ_CONTINUES,
-};
-
-/* Field order of the RESIZE message (see the admin guide). */
-enum vserial_resize_order {
-	VSERIAL_RESIZE_COLS_ROWS,	/* the virtio spec's, Linux 6.12 */
-	VSERIAL_RESIZE_ROWS_COLS,	/* older Linux drivers' */
 };
 
 /* Per-port counters, /sys/class/vserial/vserialN/stats/. */
@@ -176,22 +145,8 @@ struct vserial_port {
 	/* Unplugged or device gone; set under vs_quiesce(). */
 	bool dead;
 
-	/* Driver side, under vs->lock. */
-	enum vserial_guest_state guest_state;
-	bool guest_connected;
-	bool add_sent;		/* PORT_ADD sent in this session */
-	bool answered;		/* ... and PORT_READY (0 or 1) came back */
-	/*
-	 * Plugged in at an id whose previous port the driver was told of,
-	 * and not made ready yet: what arrives for the id is the previous
-	 * port's.  Cleared (release) after the transmit queue is fenced.
-	 */
-	bool replaces;
-	bool connected_changed;	/* guest_connected uevent owed */
-	unsigned long ctrl_pending;
-	struct list_head ctrl_node;
-	u16 cols;		/* console size (TIOCSWINSZ), 0 if unset */
-	u16 rows;
+	/* Driver side: the control protocol's view, under vs->lock. */
+	struct vsp_port cp;
 
 	struct vserial_port_stats stats;
 
@@ -211,22 +166,13 @@ struct vserial_dev {
 
 	spinlock_t lock;	/* status, features, control protocol */
 	u8 status;
-	enum vserial_session session;
-	u32 session_gen;	/* bumped as each session begins or ends */
-	bool device_ready;	/* DEVICE_READY 1 received since reset */
-	bool resync_pending;	/* see vserial_ctrl_driver_ok() */
-	bool uevent_pending;	/* some port's connected_changed is set */
 	u64 dev_features;
 	u32 max_nr_ports;
 	u32 generation;
 	u16 cols;
 	u16 rows;
-	enum vserial_resize_order resize_order;
 	struct vdpa_callback config_cb;
-	struct list_head ctrl_list;	/* ports with ctrl_pending != 0 */
-	unsigned long *remove_pending;	/* ids owed a PORT_REMOVE */
-	unsigned long *announced;	/* ids a PORT_ADD went to, this session */
-	u16 *stale_readies;		/* PORT_READYs owed by gone ports, by id */
+	struct vsp cp;			/* the control protocol, under lock */
 
 	struct rw_semaphore mem_sem;
 	rwlock_t mem_lock;
@@ -307,7 +253,8 @@ static inline int vserial_qid_port(u16 qid)
 
 extern struct workqueue_struct *vserial_wq;
 
-/* vserial_ctrl.c: the control queue protocol. */
+/* vserial_ctrl.c: the control queues, the protocol's transport. */
+extern const struct vsp_ops vserial_ctrl_ops;
 void vserial_ctrl_queue(struct vserial_port *port, unsigned int msg);
 void vserial_ctrl_plug(struct vserial_port *port);
 void vserial_ctrl_unplug(struct vserial_port *port, bool announce);

@@ -139,7 +139,7 @@ static ssize_t guest_connected_show(struct device *dev,
 				    struct device_attribute *attr, char *buf)
 {
 	return sysfs_emit(buf, "%d\n",
-			  READ_ONCE(dev_to_port(dev)->guest_connected));
+			  READ_ONCE(dev_to_port(dev)->cp.guest_connected));
 }
 static DEVICE_ATTR_RO(guest_connected);
 
@@ -327,7 +327,7 @@ void vserial_cdev_notify(struct vserial_port *port)
 	char env[32], *envp[2];
 
 	snprintf(env, sizeof(env), "VSERIAL_GUEST_CONNECTED=%d",
-		 READ_ONCE(port->guest_connected));
+		 READ_ONCE(port->cp.guest_connected));
 	envp[0] = env;
 	envp[1] = NULL;
 	/* A port unplugged meanwhile has no attribute any more. */

@@ -565,7 +565,7 @@ static ssize_t vserial_cfg_dev_resize_order_store(struct config_item *item,
 	WRITE_ONCE(cfg->resize_order, order);
 	if (cfg->vs) {
 		spin_lock_irq(&cfg->vs->lock);
-		cfg->vs->resize_order = order;
+		cfg->vs->cp.resize_order = order;
 		spin_unlock_irq(&cfg->vs->lock);
 	}
 	mutex_unlock(&vserial_cfg_mutex);
@@ -906,7 +906,7 @@ int vserial_cfg_bind(struct vserial_cfg_dev *cfg, struct vserial_dev *vs)
 	int ret;
 
 	lockdep_assert_held(&vserial_cfg_mutex);
-	vs->resize_order = cfg->resize_order;
+	vs->cp.resize_order = cfg->resize_order;
 	/* Ports with their own ids first: automatic ones take what is left. */
 	list_for_each_entry(cp, &cfg->ports, node) {
 		if (!cp->enabled || cp->id < 0)

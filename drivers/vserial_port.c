@@ -60,7 +60,7 @@ static struct vsq *vserial_port_txq_of(struct vserial_port *port)
 
 static bool vserial_port_guest_connected(struct vserial_port *port)
 {
-	return READ_ONCE(port->guest_connected);
+	return READ_ONCE(port->cp.guest_connected);
 }
 
 /*
@@ -69,8 +69,8 @@ static bool vserial_port_guest_connected(struct vserial_port *port)
  */
 static bool vserial_port_quarantined(struct vserial_port *port)
 {
-	/* Pairs with the release in vserial_ctrl_port_ready(): the fence. */
-	return smp_load_acquire(&port->replaces);
+	/* Pairs with the release in vsp_port_ready(): the fence. */
+	return smp_load_acquire(&port->cp.replaces);
 }
 
 /* A queue of the port is corrupted: both directions fail until reset. */
@@ -281,7 +281,7 @@ int vserial_port_host_open(struct vserial_port *port)
 		return -ENODEV;
 	}
 	trace_vserial_port(port, VSERIAL_EV_HOST_OPEN);
-	vserial_ctrl_queue(port, VSERIAL_CTRL_OPEN);
+	vserial_ctrl_queue(port, VSP_MSG_OPEN);
 	return 0;
 }
 
@@ -321,7 +321,7 @@ void vserial_port_host_close(struct vserial_port *port)
 	clear_bit(VSERIAL_PORT_HOST_OPEN, &port->flags);
 	trace_vserial_port(port, VSERIAL_EV_HOST_CLOSE);
 	if (!READ_ONCE(port->dead))
-		vserial_ctrl_queue(port, VSERIAL_CTRL_OPEN);
+		vserial_ctrl_queue(port, VSP_MSG_OPEN);
 }
 
 /* Console ports: hand out what the console buffer holds. */
@@ -603,18 +603,18 @@ int vserial_port_resize(struct vserial_port *port, u16 cols, u16 rows)
 		return -ENODEV;
 
 	spin_lock_irqsave(&vs->lock, flags);
-	port->cols = cols;
-	port->rows = rows;
+	port->cp.cols = cols;
+	port->cp.rows = rows;
 	if (port->id == 0 && (vs->cols != cols || vs->rows != rows)) {
 		vs->cols = cols;
 		vs->rows = rows;
 		vs->generation++;
-		config = vs->session != VSERIAL_SESSION_MULTI;
+		config = vs->cp.session != VSP_SESSION_MULTI;
 	}
 	spin_unlock_irqrestore(&vs->lock, flags);
 
 	trace_vserial_port(port, VSERIAL_EV_RESIZE);
-	vserial_ctrl_queue(port, VSERIAL_CTRL_RESIZE);
+	vserial_ctrl_queue(port, VSP_MSG_RESIZE);
 	if (config)
 		vserial_dev_config_changed(vs);
 	return 0;
@@ -625,8 +625,8 @@ void vserial_port_get_size(struct vserial_port *port, u16 *cols, u16 *rows)
 	unsigned long flags;
 
 	spin_lock_irqsave(&port->vs->lock, flags);
-	*cols = port->cols;
-	*rows = port->rows;
+	*cols = port->cp.cols;
+	*rows = port->cp.rows;
 	spin_unlock_irqrestore(&port->vs->lock, flags);
 }
 
@@ -685,7 +685,8 @@ struct vserial_port *vserial_port_new(struct vserial_dev *vs, u32 id,
 	mutex_init(&port->wlock);
 	mutex_init(&port->pub_lock);
 	init_waitqueue_head(&port->wq);
-	INIT_LIST_HEAD(&port->ctrl_node);
+	vsp_port_init(&port->cp, id, console, port->name,
+		      &port->stats.ctrl_queued);
 
 	/* From here on the port goes with its struct device. */
 	ret = vserial_cdev_prepare(port);
@@ -795,19 +796,19 @@ void vserial_ports_notify(struct vserial_dev *vs)
 	u32 i;
 
 	spin_lock_irqsave(&vs->lock, flags);
-	if (!vs->uevent_pending) {
+	if (!vs->cp.uevent_pending) {
 		spin_unlock_irqrestore(&vs->lock, flags);
 		return;
 	}
-	vs->uevent_pending = false;
+	vs->cp.uevent_pending = false;
 	spin_unlock_irqrestore(&vs->lock, flags);
 
 	for (i = 0; i < vs->max_nr_ports; i++) {
 		down_read(&vs->mem_sem);
 		port = vs->ports[i];
 		spin_lock_irqsave(&vs->lock, flags);
-		if (port && port->connected_changed) {
-			port->connected_changed = false;
+		if (port && port->cp.connected_changed) {
+			port->cp.connected_changed = false;
 			get_device(&port->dev);
 		} else {
 			port = NULL;

@@ -63,7 +63,7 @@ void vserial_dev_config_changed(struct vserial_dev *vs)
 	/* A paused driver hears of it when it is up again. */
 	spin_lock_irqsave(&vs->lock, flags);
 	notify = (vs->status & VIRTIO_CONFIG_S_DRIVER_OK) ||
-		 vs->session != VSERIAL_SESSION_NONE;
+		 vs->cp.session != VSP_SESSION_NONE;
 	if (notify)
 		vs->config_irq_pending = true;
 	spin_unlock_irqrestore(&vs->lock, flags);
@@ -167,7 +167,7 @@ static void vserial_work(struct work_struct *work)
 		vserial_ports_drain(vs);
 		vserial_ctrl_flush(vs);
 	}
-	if (READ_ONCE(vs->uevent_pending)) {
+	if (READ_ONCE(vs->cp.uevent_pending)) {
 		next = READ_ONCE(vs->notified) + HZ / VSERIAL_UEVENT_RATE;
 		queue_delayed_work(vserial_wq, &vs->notify_work,
 				   time_after(next, jiffies) ? next - jiffies : 0);
@@ -710,9 +710,7 @@ static void vs_free(struct vdpa_device *vdpa)
 	kfree(vs->vq_cb);
 	bitmap_free(vs->irq_pending);
 	bitmap_free(vs->drain_pending);
-	bitmap_free(vs->remove_pending);
-	bitmap_free(vs->announced);
-	kfree(vs->stale_readies);
+	vsp_free(&vs->cp);
 	kfree(vs->vqs);
 	kfree(vs->ports);
 }
@@ -805,7 +803,6 @@ struct vserial_dev *vserial_dev_create(struct device *parent,
 	spin_lock_init(&vs->lock);
 	init_rwsem(&vs->mem_sem);
 	rwlock_init(&vs->mem_lock);
-	INIT_LIST_HEAD(&vs->ctrl_list);
 	INIT_WORK(&vs->work, vserial_work);
 	INIT_DELAYED_WORK(&vs->resync_work, vserial_resync_work);
 	INIT_DELAYED_WORK(&vs->notify_work, vserial_notify_work);
@@ -830,14 +827,10 @@ struct vserial_dev *vserial_dev_create(struct device *parent,
 	vs->vq_cb = kcalloc(vs->nvqs, sizeof(*vs->vq_cb), GFP_KERNEL);
 	vs->irq_pending = bitmap_zalloc(vs->nvqs, GFP_KERNEL);
 	vs->drain_pending = bitmap_zalloc(vs->nvqs, GFP_KERNEL);
-	vs->remove_pending = bitmap_zalloc(max_nr_ports, GFP_KERNEL);
-	vs->announced = bitmap_zalloc(max_nr_ports, GFP_KERNEL);
-	vs->stale_readies = kcalloc(max_nr_ports, sizeof(*vs->stale_readies),
-				    GFP_KERNEL);
 	vs->ports = kcalloc(max_nr_ports, sizeof(*vs->ports), GFP_KERNEL);
 	if (!vs->vqs || !vs->vq_cb || !vs->irq_pending || !vs->drain_pending ||
-	    !vs->remove_pending || !vs->announced || !vs->stale_readies ||
-	    !vs->ports)
+	    !vs->ports ||
+	    vsp_init(&vs->cp, &vserial_ctrl_ops, dev, max_nr_ports))
 		goto err;
 
 	for (i = 0; i < vs->nvqs; i++)

@@ -10,7 +10,6 @@
 
 #include "arena.h"
 
-int vs_shim_debug;
 void (*arena_hook)(void *arg);
 void *arena_hook_arg;
 unsigned long arena_kmaps;
@@ -22,12 +21,6 @@ static u8 *dev_base;		/* device view, a guard page each side */
 static unsigned int dev_state[ARENA_PAGES];
 static struct page pages[ARENA_PAGES];
 static u64 secret;
-
-void vs_shim_warn(const char *file, int line)
-{
-	fprintf(stderr, "WARNING at %s:%d\n", file, line);
-	abort();
-}
 
 static void arena_map_page(unsigned long pfn, unsigned int perm)
 {

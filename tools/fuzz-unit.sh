@@ -21,8 +21,8 @@ set -u
 cd "$(dirname "$0")"
 
 B=build
-TARGETS="fuzz_vq"
-LAYERS="../drivers/vserial_vq.c ../drivers/vserial_mem.c"
+TARGETS="fuzz_vq fuzz_proto"
+LAYERS="../drivers/vserial_vq.c ../drivers/vserial_mem.c ../drivers/vserial_proto.c"
 FUZZ_RUNS=${FUZZ_RUNS:-1000000}
 FUZZ_SECONDS=${FUZZ_SECONDS:-}
 FUZZ_COVERAGE_MIN=${FUZZ_COVERAGE_MIN:-90}

@@ -156,7 +156,8 @@ static void setup_memory(struct in *in)
 		struct map *m = &s.maps[i];
 		u64 p, last;
 
-		m->iova = 0x40000000ULL + (u64)(get8(in) % 64) * PAGE_SIZE;
+		/* Past the rings' IOVAs: a lookup there finds the rings' map. */
+		m->iova = 0x40000000ULL + (u64)(8 + get8(in) % 64) * PAGE_SIZE;
 		m->len = (1 + get8(in) % 8) * PAGE_SIZE;
 		/* Buffers apart from the rings (pages 0-7), but for a few. */
 		m->pa = (u64)(8 + get8(in) % (ARENA_PAGES - 8)) * PAGE_SIZE;

@@ -122,4 +122,96 @@ static inline size_t iov_iter_count(const struct iov_iter *i)
 size_t copy_to_iter(const void *addr, size_t bytes, struct iov_iter *i);
 size_t copy_from_iter(void *addr, size_t bytes, struct iov_iter *i);
 
+/* Bits, bitmaps and lists, for the control protocol. */
+#define U16_MAX		0xffff
+#define __force
+#define __packed	__attribute__((packed))
+#define BITS_PER_LONG	(8 * sizeof(long))
+#define BITS_TO_LONGS(n) (((n) + BITS_PER_LONG - 1) / BITS_PER_LONG)
+static inline bool test_bit(unsigned long nr, const unsigned long *addr)
+{
+	return addr[nr / BITS_PER_LONG] & (1UL << (nr % BITS_PER_LONG));
+}
+static inline void __set_bit(unsigned long nr, unsigned long *addr)
+{
+	addr[nr / BITS_PER_LONG] |= 1UL << (nr % BITS_PER_LONG);
+}
+static inline void __clear_bit(unsigned long nr, unsigned long *addr)
+{
+	addr[nr / BITS_PER_LONG] &= ~(1UL << (nr % BITS_PER_LONG));
+}
+static inline bool __test_and_set_bit(unsigned long nr, unsigned long *addr)
+{
+	bool old = test_bit(nr, addr);
+
+	__set_bit(nr, addr);
+	return old;
+}
+static inline unsigned long find_first_bit(const unsigned long *addr,
+					   unsigned long size)
+{
+	unsigned long i;
+
+	for (i = 0; i < size; i++)
+		if (test_bit(i, addr))
+			return i;
+	return size;
+}
+static inline bool bitmap_empty(const unsigned long *addr, unsigned long n)
+{
+	return find_first_bit(addr, n) >= n;
+}
+static inline void bitmap_zero(unsigned long *addr, unsigned long n)
+{
+	memset(addr, 0, BITS_TO_LONGS(n) * sizeof(long));
+}
+
+#define GFP_KERNEL	0
+void *vs_shim_alloc(size_t n);
+#define kcalloc(n, size, gfp)	vs_shim_alloc((n) * (size))
+#define kfree(p)		free(p)
+#define bitmap_zalloc(n, gfp)	vs_shim_alloc(BITS_TO_LONGS(n) * sizeof(long))
+#define bitmap_free(p)		free(p)
+
+typedef struct { long long counter; } atomic64_t;
+#define atomic64_inc(a)		((a)->counter++)
+#define atomic64_read(a)	((a)->counter)
+#define smp_store_release(p, v)	__atomic_store_n(p, v, __ATOMIC_RELEASE)
+#define smp_load_acquire(p)	__atomic_load_n(p, __ATOMIC_ACQUIRE)
+#define strnlen(s, n)		strnlen(s, n)
+
+struct list_head {
+	struct list_head *next, *prev;
+};
+static inline void INIT_LIST_HEAD(struct list_head *l)
+{
+	l->next = l;
+	l->prev = l;
+}
+static inline bool list_empty(const struct list_head *l)
+{
+	return l->next == l;
+}
+static inline void list_add_tail(struct list_head *n, struct list_head *h)
+{
+	n->prev = h->prev;
+	n->next = h;
+	h->prev->next = n;
+	h->prev = n;
+}
+static inline void list_del_init(struct list_head *n)
+{
+	n->prev->next = n->next;
+	n->next->prev = n->prev;
+	INIT_LIST_HEAD(n);
+}
+#define list_entry(p, type, member)	container_of(p, type, member)
+/* list_for_each_entry() over struct vsp_port.node, for the harnesses. */
+#define list_for_each_entry_shim(pos, head)				\
+	for (pos = list_entry((head)->next, __typeof__(*pos), node);	\
+	     &pos->node != (head);					\
+	     pos = list_entry(pos->node.next, __typeof__(*pos), node))
+#define list_first_entry_or_null(h, type, member) \
+	(list_empty(h) ? NULL : list_entry((h)->next, type, member))
+
 #endif /* _VS_SHIM_H */
