@@ -44,6 +44,7 @@
 
 #include <uapi/linux/vdpa_vserial.h>
 
+#include "vserial_parse.h"
 #include "vserial_proto.h"
 #include "vserial_vq.h"
 
@@ -267,7 +268,6 @@ void vserial_ctrl_resync_timeout(struct vserial_dev *vs);
 void vserial_ctrl_session_end(struct vserial_dev *vs);
 
 /* vserial_port.c: ports and their host-side data path. */
-int vserial_port_name_valid(const char *name);
 struct vserial_port *vserial_port_new(struct vserial_dev *vs, u32 id,
 				      const char *name, bool console);
 int vserial_port_install(struct vserial_port *port);

@@ -253,7 +253,7 @@ static ssize_t vserial_cfg_port_name_store(struct config_item *item,
 	memcpy(name, page, count);
 	name[count] = '\0';
 	p = strim(name);
-	ret = vserial_port_name_valid(p);
+	ret = vsn_name_valid(p);
 	if (ret)
 		return ret;
 
@@ -444,7 +444,7 @@ static struct config_group *vserial_cfg_port_make(struct config_group *group,
 	int ret;
 
 	/* The directory name is the default port name: it must be one. */
-	ret = vserial_port_name_valid(dir);
+	ret = vsn_name_valid(dir);
 	if (ret)
 		return ERR_PTR(ret);
 
@@ -727,11 +727,11 @@ static struct vserial_cfg_dev *vserial_cfg_from_params(const char *name,
 {
 	struct vserial_cfg_dev *cfg;
 	struct vserial_cfg_port *cp;
-	char *buf, *cur, *entry;
-	bool have_console = false;
-	u32 next_id = 1, id;
+	struct vsn_entry e;
+	struct vsn_list l;
+	const char *entry;
 	char dir[32];
-	bool console;
+	char *buf;
 	int ret = 0;
 
 	cfg = vserial_cfg_dev_alloc(name, max_ports);
@@ -742,32 +742,12 @@ static struct vserial_cfg_dev *vserial_cfg_from_params(const char *name,
 	}
 	cfg->kernel_made = true;
 
-	cur = buf;
-	while ((entry = strsep(&cur, ","))) {
-		entry = strim(entry);
-		console = str_has_prefix(entry, "console:");
-		if (console)
-			entry += strlen("console:");
-		ret = vserial_port_name_valid(entry);
-		if (ret) {
-			pr_err("vdpa_vserial: %s: bad port name \"%s\" in ports\n",
-			       name, entry);
-			goto out;
-		}
-		if (!console && !*entry)
-			continue;	/* empty entry */
-		if (!multiport && (!console || have_console))
-			continue;
-
-		if (console && !have_console) {
-			id = 0;
-			have_console = true;
-		} else {
-			id = next_id++;
-		}
-		if (id >= max_ports) {
+	vsn_list_init(&l, buf, multiport);
+	while ((ret = vsn_list_next(&l, &e)) > 0) {
+		entry = e.name;
+		if (e.id >= max_ports) {
 			pr_err("vdpa_vserial: %s: port %u (\"%s\") exceeds max_ports %u\n",
-			       name, id, entry, max_ports);
+			       name, e.id, entry, max_ports);
 			ret = -ERANGE;
 			goto out;
 		}
@@ -777,7 +757,7 @@ static struct vserial_cfg_dev *vserial_cfg_from_params(const char *name,
 			ret = -EEXIST;
 			goto out;
 		}
-		snprintf(dir, sizeof(dir), "port%u", id);
+		snprintf(dir, sizeof(dir), "port%u", e.id);
 		if (vserial_cfg_dir_taken(cfg, *entry ? entry : dir)) {
 			pr_err("vdpa_vserial: %s: two ports would be directory \"%s\"\n",
 			       name, *entry ? entry : dir);
@@ -789,14 +769,19 @@ static struct vserial_cfg_dev *vserial_cfg_from_params(const char *name,
 			ret = -ENOMEM;
 			goto out;
 		}
-		cp->id = id;
-		cp->console = console;
+		cp->id = e.id;
+		cp->console = e.console;
 		cp->enabled = true;
 		cp->kernel_made = true;
 		list_add_tail(&cp->node, &cfg->ports);
 	}
+	if (ret < 0) {
+		pr_err("vdpa_vserial: %s: bad port name \"%s\" in ports\n",
+		       name, e.name);
+		goto out;
+	}
 
-	if (!multiport && !have_console) {
+	if (!multiport && !l.have_console) {
 		cp = vserial_cfg_port_alloc(cfg, "port0", "");
 		if (!cp) {
 			ret = -ENOMEM;

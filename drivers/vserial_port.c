@@ -631,25 +631,6 @@ void vserial_port_get_size(struct vserial_port *port, u16 *cols, u16 *rows)
 }
 
 /*
- * Port names become file names (/dev/virtio-ports/NAME in a Linux guest,
- * /dev/vserial/DEV/NAME on the host): printable ASCII without '/',
- * at most VSERIAL_PORT_NAME_MAX bytes.  The empty name is allowed.
- */
-int vserial_port_name_valid(const char *name)
-{
-	const char *p;
-
-	if (strlen(name) > VSERIAL_PORT_NAME_MAX)
-		return -ENAMETOOLONG;
-	for (p = name; *p; p++)
-		if (*p == '/' || !isgraph(*p))
-			return -EINVAL;
-	if (!strcmp(name, ".") || !strcmp(name, ".."))
-		return -EINVAL;
-	return 0;
-}
-
-/*
  * A new port of @vs with id @id, not plugged yet.  The caller owns the
  * one reference (vserial_port_put()).
  */
@@ -661,7 +642,7 @@ struct vserial_port *vserial_port_new(struct vserial_dev *vs, u32 id,
 
 	if (id >= vs->max_nr_ports)
 		return ERR_PTR(-ERANGE);
-	ret = vserial_port_name_valid(name);
+	ret = vsn_name_valid(name);
 	if (ret)
 		return ERR_PTR(ret);
 

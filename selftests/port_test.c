@@ -288,6 +288,9 @@ TEST_F_TIMEOUT(ports, errors, 120)
 	/* Names are printable ASCII without '/'. */
 	EXPECT_EQ(-EINVAL, cfg_set(VS_DEV, "b", "name", "with space"));
 	EXPECT_EQ(-EINVAL, cfg_mkdir(cfg(VS_DEV, "bad\tname", NULL)));
+	/* ASCII only: the kernel's isgraph() takes Latin-1 (fuzz_parse). */
+	EXPECT_EQ(-EINVAL, cfg_set(VS_DEV, "b", "name", "caf\xe9"));
+	EXPECT_EQ(-EINVAL, cfg_mkdir(cfg(VS_DEV, "caf\xe9", NULL)));
 
 	/* Ids: unique, below max_nr_ports, "auto". */
 	EXPECT_EQ(-EEXIST, cfg_set(VS_DEV, "a", "id", "1"));

@@ -21,8 +21,8 @@ set -u
 cd "$(dirname "$0")"
 
 B=build
-TARGETS="fuzz_vq fuzz_proto"
-LAYERS="../drivers/vserial_vq.c ../drivers/vserial_mem.c ../drivers/vserial_proto.c"
+TARGETS="fuzz_vq fuzz_proto fuzz_parse"
+LAYERS="../drivers/vserial_vq.c ../drivers/vserial_mem.c ../drivers/vserial_proto.c ../drivers/vserial_parse.c"
 FUZZ_RUNS=${FUZZ_RUNS:-1000000}
 FUZZ_SECONDS=${FUZZ_SECONDS:-}
 FUZZ_COVERAGE_MIN=${FUZZ_COVERAGE_MIN:-90}

@@ -16,3 +16,20 @@ void *vs_shim_alloc(size_t n)
 {
 	return calloc(1, n ? n : 1);
 }
+
+/* As lib/string.c: leading and trailing white space removed. */
+char *strim(char *s)
+{
+	size_t size = strlen(s);
+	char *end;
+
+	if (!size)
+		return s;
+	end = s + size - 1;
+	while (end >= s && isspace((unsigned char)*end))
+		end--;
+	*(end + 1) = '\0';
+	while (isspace((unsigned char)*s))
+		s++;
+	return s;
+}

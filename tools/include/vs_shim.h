@@ -214,4 +214,25 @@ static inline void list_del_init(struct list_head *n)
 #define list_first_entry_or_null(h, type, member) \
 	(list_empty(h) ? NULL : list_entry((h)->next, type, member))
 
+/* Strings, for the parsers. */
+#include <ctype.h>
+/*
+ * The kernel's isgraph() (lib/ctype.c) takes Latin-1 too: 0xa1-0xff are
+ * graphic there, not in the C library's "C" locale.
+ */
+static inline int vs_shim_isgraph(int c)
+{
+	c = (unsigned char)c;
+	return (c > 0x20 && c < 0x7f) || c > 0xa0;
+}
+#undef isgraph
+#define isgraph(c)	vs_shim_isgraph(c)
+char *strim(char *s);
+static inline size_t str_has_prefix(const char *str, const char *prefix)
+{
+	size_t len = strlen(prefix);
+
+	return strncmp(str, prefix, len) == 0 ? len : 0;
+}
+
 #endif /* _VS_SHIM_H */
