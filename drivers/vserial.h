@@ -33,6 +33,7 @@
 #include <linux/device.h>
 #include <linux/kfifo.h>
 #include <linux/mutex.h>
+#include <linux/poll.h>
 #include <linux/rwsem.h>
 #include <linux/spinlock.h>
 #include <linux/uio.h>
@@ -162,8 +163,47 @@ struct vserial_port {
 	atomic64_t cons_dropped;
 };
 
+/**
+ * struct vserial_dev_hooks - what the device core asks of the layers above
+ * @init: set up the control protocol of a new device (vs->cp)
+ * @kick: the driver kicked port queue @vq (in its context, maybe atomic)
+ * @ctrl_kick: the driver kicked the control transmit queue (same)
+ * @work: the device worker's turn: control messages, port drains
+ * @notify: guest_connected changes reach user space (rate-limited work)
+ * @wake_all: something changed that every port's waiters wait for
+ * @wake_vq: ... that the consumer of @vq waits for (mem_sem or mem_lock
+ *	held)
+ * @emerg_write: a character written to the emergency register
+ * @reset: device reset (quiesced)
+ * @session_end: the driver's session is over (quiesced)
+ * @features_ok: the driver negotiated features (quiesced)
+ * @driver_ok: DRIVER_OK; @ctrl_continues: the control receive queue is
+ *	the one from before the reset; true: wait to hear whether the driver
+ *	is new or restored (quiesced)
+ * @resync_timeout: ... and it said nothing for VSERIAL_RESYNC_DELAY
+ *
+ * The device core knows no port and no control protocol: it calls up
+ * only through this table, as vdpa_sim's core does through its device's.
+ */
+struct vserial_dev_hooks {
+	int (*init)(struct vserial_dev *vs);
+	void (*kick)(struct vserial_dev *vs, struct vsq *vq);
+	void (*ctrl_kick)(struct vserial_dev *vs);
+	void (*work)(struct vserial_dev *vs);
+	void (*notify)(struct vserial_dev *vs);
+	void (*wake_all)(struct vserial_dev *vs);
+	void (*wake_vq)(struct vserial_dev *vs, struct vsq *vq);
+	void (*emerg_write)(struct vserial_dev *vs, u8 c);
+	void (*reset)(struct vserial_dev *vs);
+	void (*session_end)(struct vserial_dev *vs);
+	void (*features_ok)(struct vserial_dev *vs);
+	bool (*driver_ok)(struct vserial_dev *vs, bool ctrl_continues);
+	void (*resync_timeout)(struct vserial_dev *vs);
+};
+
 struct vserial_dev {
 	struct vdpa_device vdpa;
+	const struct vserial_dev_hooks *hooks;
 
 	spinlock_t lock;	/* status, features, control protocol */
 	u8 status;
@@ -197,7 +237,7 @@ struct vserial_dev {
 
 	struct notifier_block bus_nb;	/* the bus driver unbinding */
 	struct delayed_work resync_work; /* see vserial_ctrl_driver_ok() */
-	struct delayed_work notify_work; /* see vserial_ports_notify() */
+	struct delayed_work notify_work; /* see vserial_dev_hooks.notify */
 	unsigned long notified;		/* jiffies of the last notify_work */
 	struct work_struct work;
 	unsigned long *irq_pending;	/* vqs owed an interrupt */
@@ -210,6 +250,16 @@ struct vserial_dev {
 static inline struct vserial_dev *vdpa_to_vs(struct vdpa_device *vdpa)
 {
 	return container_of(vdpa, struct vserial_dev, vdpa);
+}
+
+/* Something changed that a port's reader, writer or poller waits for. */
+static inline void vserial_port_wake(struct vserial_port *port)
+{
+	/* Whatever changed is visible to whoever sees the new count. */
+	smp_mb__before_atomic();
+	atomic_inc(&port->wake_seq);
+	wake_up_interruptible_poll(&port->wq, EPOLLIN | EPOLLOUT | EPOLLHUP |
+				   EPOLLRDHUP | EPOLLERR);
 }
 
 static inline struct vserial_dev *vq_to_vs(const struct vsq *vq)
@@ -255,7 +305,7 @@ static inline int vserial_qid_port(u16 qid)
 extern struct workqueue_struct *vserial_wq;
 
 /* vserial_ctrl.c: the control queues, the protocol's transport. */
-extern const struct vsp_ops vserial_ctrl_ops;
+int vserial_ctrl_init(struct vserial_dev *vs);
 void vserial_ctrl_queue(struct vserial_port *port, unsigned int msg);
 void vserial_ctrl_plug(struct vserial_port *port);
 void vserial_ctrl_unplug(struct vserial_port *port, bool announce);
@@ -268,18 +318,19 @@ void vserial_ctrl_resync_timeout(struct vserial_dev *vs);
 void vserial_ctrl_session_end(struct vserial_dev *vs);
 
 /* vserial_port.c: ports and their host-side data path. */
-struct vserial_port *vserial_port_new(struct vserial_dev *vs, u32 id,
-				      const char *name, bool console);
+struct vserial_port *vserial_port_alloc(struct vserial_dev *vs, u32 id,
+					const char *name, bool console);
+void vserial_port_free(struct vserial_port *port);
 int vserial_port_install(struct vserial_port *port);
-int vserial_port_plug(struct vserial_port *port);
-void vserial_port_unplug(struct vserial_port *port, bool announce);
+void vserial_port_detach(struct vserial_port *port, bool announce);
+void vserial_port_return_tx(struct vserial_port *port, bool announce);
 void vserial_port_put(struct vserial_port *port);
 void vserial_ports_drain(struct vserial_dev *vs);
+void vserial_ports_work(struct vserial_dev *vs);
 void vserial_ports_wake_all(struct vserial_dev *vs);
-void vserial_ports_notify(struct vserial_dev *vs);
+void vserial_port_wake_vq(struct vserial_dev *vs, struct vsq *vq);
 struct vserial_port *vserial_port_of_vq(struct vsq *vq);
 void vserial_port_kick(struct vserial_dev *vs, struct vsq *vq);
-void vserial_port_wake(struct vserial_port *port);
 void vserial_port_emerg_write(struct vserial_dev *vs, u8 c);
 int vserial_port_host_open(struct vserial_port *port);
 void vserial_port_host_close(struct vserial_port *port);
@@ -294,17 +345,19 @@ void vserial_port_get_size(struct vserial_port *port, u16 *cols, u16 *rows);
 /* vserial_cdev.c: /dev/vserialN and the vserial class. */
 int vserial_cdev_init(void);
 void vserial_cdev_exit(void);
-int vserial_cdev_prepare(struct vserial_port *port);
+extern const struct vserial_dev_hooks vserial_cdev_hooks;
+struct vserial_port *vserial_cdev_new(struct vserial_dev *vs, u32 id,
+				      const char *name, bool console);
+int vserial_cdev_plug(struct vserial_port *port);
+void vserial_cdev_unplug(struct vserial_port *port, bool announce);
 int vserial_cdev_add(struct vserial_port *port);
 void vserial_cdev_del(struct vserial_port *port);
-void vserial_cdev_put_minor(struct vserial_port *port);
-void vserial_cdev_notify(struct vserial_port *port);
-void vserial_port_release(struct device *dev);
 
 /* vserial_vdpa.c: the vDPA device. */
 struct vserial_dev *vserial_dev_create(struct device *parent,
 				       const char *name, u64 features,
-				       u32 max_nr_ports);
+				       u32 max_nr_ports,
+				       const struct vserial_dev_hooks *hooks);
 int vserial_dev_register(struct vserial_dev *vs);
 void vserial_dev_unregister(struct vserial_dev *vs);
 void vserial_dev_schedule(struct vserial_dev *vs);
@@ -323,9 +376,5 @@ int vserial_cfg_bind(struct vserial_cfg_dev *cfg, struct vserial_dev *vs);
 int vserial_cfg_publish(struct vserial_cfg_dev *cfg);
 void vserial_cfg_release(struct vserial_cfg_dev *cfg);
 void vserial_cfg_register(struct vserial_cfg_dev *cfg);
-
-/* vserial_main.c: module parameters. */
-extern unsigned int vserial_max_ports;
-extern char *vserial_ports;
 
 #endif /* _VSERIAL_H */

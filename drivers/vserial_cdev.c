@@ -257,12 +257,23 @@ static const struct class vserial_class = {
 	.dev_groups = vserial_port_groups,
 };
 
+/* Final put of a port's device: no file refers to it any more. */
+static void vserial_cdev_release(struct device *dev)
+{
+	struct vserial_port *port = container_of(dev, struct vserial_port, dev);
+	struct vserial_dev *vs = port->vs;
+
+	ida_free(&vserial_minor_ida, port->minor);
+	vserial_port_free(port);
+	put_device(&vs->vdpa.dev);
+}
+
 /*
  * Give a new port its struct device and minor; from here on the port is
- * freed by its release (vserial_port_release()).  On failure the port is
+ * freed by its release (vserial_cdev_release()).  On failure the port is
  * gone.
  */
-int vserial_cdev_prepare(struct vserial_port *port)
+static int vserial_cdev_prepare(struct vserial_port *port)
 {
 	struct vserial_dev *vs = port->vs;
 	int minor, ret;
@@ -270,8 +281,7 @@ int vserial_cdev_prepare(struct vserial_port *port)
 	minor = ida_alloc_max(&vserial_minor_ida, VSERIAL_MINORS - 1,
 			      GFP_KERNEL);
 	if (minor < 0) {
-		kfifo_free(&port->cons_fifo);
-		kfree(port);
+		vserial_port_free(port);
 		return minor;
 	}
 
@@ -282,8 +292,8 @@ int vserial_cdev_prepare(struct vserial_port *port)
 	port->dev.class = &vserial_class;
 	port->dev.parent = &vs->vdpa.dev;
 	port->dev.devt = MKDEV(MAJOR(vserial_devt), minor);
-	port->dev.release = vserial_port_release;
-	/* Dropped by vserial_port_release(). */
+	port->dev.release = vserial_cdev_release;
+	/* Dropped by vserial_cdev_release(). */
 	get_device(&vs->vdpa.dev);
 	cdev_init(&port->cdev, &vserial_fops);
 	port->cdev.owner = THIS_MODULE;
@@ -322,7 +332,7 @@ void vserial_cdev_del(struct vserial_port *port)
  * guest_connected attribute and send a uevent ("change", with
  * VSERIAL_GUEST_CONNECTED=0 or 1).
  */
-void vserial_cdev_notify(struct vserial_port *port)
+static void vserial_cdev_notify(struct vserial_port *port)
 {
 	char env[32], *envp[2];
 
@@ -339,10 +349,113 @@ void vserial_cdev_notify(struct vserial_port *port)
 	mutex_unlock(&port->pub_lock);
 }
 
-void vserial_cdev_put_minor(struct vserial_port *port)
+/*
+ * Tell user space of the guest sides that opened or closed: the port's
+ * waiters (POLLRDHUP), the guest_connected attribute's pollers and a
+ * uevent.  Runs in the device's notify work, at most VSERIAL_UEVENT_RATE
+ * times a second (a guest may open and close as fast as it likes); the
+ * uevent is sent without the device's locks.
+ */
+static void vserial_cdev_notify_all(struct vserial_dev *vs)
 {
-	ida_free(&vserial_minor_ida, port->minor);
+	struct vserial_port *port;
+	unsigned long flags;
+	u32 i;
+
+	spin_lock_irqsave(&vs->lock, flags);
+	if (!vs->cp.uevent_pending) {
+		spin_unlock_irqrestore(&vs->lock, flags);
+		return;
+	}
+	vs->cp.uevent_pending = false;
+	spin_unlock_irqrestore(&vs->lock, flags);
+
+	for (i = 0; i < vs->max_nr_ports; i++) {
+		down_read(&vs->mem_sem);
+		port = vs->ports[i];
+		spin_lock_irqsave(&vs->lock, flags);
+		if (port && port->cp.connected_changed) {
+			port->cp.connected_changed = false;
+			get_device(&port->dev);
+		} else {
+			port = NULL;
+		}
+		spin_unlock_irqrestore(&vs->lock, flags);
+		up_read(&vs->mem_sem);
+		if (port) {
+			vserial_port_wake(port);
+			vserial_cdev_notify(port);
+			vserial_port_put(port);
+		}
+	}
 }
+
+/*
+ * A new port of @vs with id @id and its struct device, not plugged yet.
+ * The caller owns the one reference (vserial_port_put()).
+ */
+struct vserial_port *vserial_cdev_new(struct vserial_dev *vs, u32 id,
+				      const char *name, bool console)
+{
+	struct vserial_port *port;
+	int ret;
+
+	port = vserial_port_alloc(vs, id, name, console);
+	if (IS_ERR(port))
+		return port;
+	/* From here on the port goes with its struct device. */
+	ret = vserial_cdev_prepare(port);
+	return ret ? ERR_PTR(ret) : port;
+}
+
+/* Hot-plug @port: its host end /dev/vserialN appears, then the port. */
+int vserial_cdev_plug(struct vserial_port *port)
+{
+	int ret;
+
+	ret = vserial_cdev_add(port);
+	if (ret)
+		return ret;
+	ret = vserial_port_install(port);
+	if (ret) {
+		WRITE_ONCE(port->dead, true);
+		vserial_port_wake(port);
+		vserial_cdev_del(port);
+	}
+	return ret;
+}
+
+/*
+ * Unplug @port: the driver is told PORT_REMOVE if it knew the port and
+ * @announce is set (not when the whole device goes), the host end fails
+ * from now on (read() end of file, everything else ENODEV) and
+ * disappears, and what the driver had queued for the port's host end is
+ * returned to it unread, as QEMU does.  The caller still holds its
+ * reference.
+ */
+void vserial_cdev_unplug(struct vserial_port *port, bool announce)
+{
+	vserial_port_detach(port, announce);
+	vserial_cdev_del(port);
+	vserial_port_return_tx(port, announce);
+}
+
+/* What the device core asks of the ports, the control queues and us. */
+const struct vserial_dev_hooks vserial_cdev_hooks = {
+	.init = vserial_ctrl_init,
+	.kick = vserial_port_kick,
+	.ctrl_kick = vserial_ctrl_handle_tx,
+	.work = vserial_ports_work,
+	.notify = vserial_cdev_notify_all,
+	.wake_all = vserial_ports_wake_all,
+	.wake_vq = vserial_port_wake_vq,
+	.emerg_write = vserial_port_emerg_write,
+	.reset = vserial_ctrl_reset,
+	.session_end = vserial_ctrl_session_end,
+	.features_ok = vserial_ctrl_features_ok,
+	.driver_ok = vserial_ctrl_driver_ok,
+	.resync_timeout = vserial_ctrl_resync_timeout,
+};
 
 int vserial_cdev_init(void)
 {

@@ -33,10 +33,36 @@
 #include <linux/configfs.h>
 #include <linux/delay.h>
 #include <linux/module.h>
+#include <linux/moduleparam.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 
 #include "vserial.h"
+
+/*
+ * Module parameters: the ports and max_nr_ports of a device made without
+ * a template in configfs (vserial_cfg_from_params()).
+ */
+static unsigned int vserial_max_ports = 31;
+
+static int max_ports_set(const char *val, const struct kernel_param *kp)
+{
+	return param_set_uint_minmax(val, kp, 1, VSERIAL_MAX_PORTS);
+}
+
+static const struct kernel_param_ops max_ports_ops = {
+	.set = max_ports_set,
+	.get = param_get_uint,
+};
+
+module_param_cb(max_ports, &max_ports_ops, &vserial_max_ports, 0644);
+MODULE_PARM_DESC(max_ports,
+		 "max_nr_ports of each new device without a configfs template, 1-511 (default 31); read at each \"vdpa dev add\"");
+
+static char *vserial_ports = "console:,org.qemu.guest_agent.0";
+module_param_named(ports, vserial_ports, charp, 0644);
+MODULE_PARM_DESC(ports,
+		 "Initial ports of each new device without a configfs template, comma separated: NAME for a port, console:NAME (NAME may be empty) for a console port. Ids follow the list from 1; the first console port takes id 0 (default \"console:,org.qemu.guest_agent.0\")");
 
 /* This tree's state and its link to the devices (see above). */
 DEFINE_MUTEX(vserial_cfg_mutex);
@@ -205,10 +231,10 @@ static int vserial_cfg_port_create(struct vserial_cfg_port *cp,
 	if (!multiport && (id || !cp->console))
 		return -EOPNOTSUPP;
 
-	port = vserial_port_new(vs, id, cp->name, cp->console);
+	port = vserial_cdev_new(vs, id, cp->name, cp->console);
 	if (IS_ERR(port))
 		return PTR_ERR(port);
-	ret = hotplug ? vserial_port_plug(port) : vserial_port_install(port);
+	ret = hotplug ? vserial_cdev_plug(port) : vserial_port_install(port);
 	if (ret) {
 		vserial_port_put(port);
 		return ret;
@@ -223,7 +249,7 @@ static void vserial_cfg_port_destroy(struct vserial_cfg_port *cp,
 {
 	if (!cp->port)
 		return;
-	vserial_port_unplug(cp->port, announce);
+	vserial_cdev_unplug(cp->port, announce);
 	vserial_port_put(cp->port);
 	cp->port = NULL;
 }

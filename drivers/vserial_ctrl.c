@@ -55,10 +55,17 @@ static bool vserial_ctrl_fence(struct vsp *sp, struct vsp_port *p)
 	return !txq->ready || !txq->num;
 }
 
-const struct vsp_ops vserial_ctrl_ops = {
+static const struct vsp_ops vserial_ctrl_ops = {
 	.host_open = vserial_ctrl_host_open,
 	.fence = vserial_ctrl_fence,
 };
+
+/* The control protocol of a new device. */
+int vserial_ctrl_init(struct vserial_dev *vs)
+{
+	return vsp_init(&vs->cp, &vserial_ctrl_ops, &vs->vdpa.dev,
+			vs->max_nr_ports);
+}
 
 /* Queue message @msg about @port for the driver, if the driver knows it. */
 void vserial_ctrl_queue(struct vserial_port *port, unsigned int msg)

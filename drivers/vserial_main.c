@@ -16,31 +16,6 @@
 
 #include "vserial.h"
 
-#define CREATE_TRACE_POINTS
-#include "vserial_trace.h"
-
-unsigned int vserial_max_ports = 31;
-
-static int max_ports_set(const char *val, const struct kernel_param *kp)
-{
-	return param_set_uint_minmax(val, kp, 1, VSERIAL_MAX_PORTS);
-}
-
-static const struct kernel_param_ops max_ports_ops = {
-	.set = max_ports_set,
-	.get = param_get_uint,
-};
-
-module_param_cb(max_ports, &max_ports_ops, &vserial_max_ports, 0644);
-MODULE_PARM_DESC(max_ports,
-		 "max_nr_ports of each new device without a configfs template, 1-511 (default 31); read at each \"vdpa dev add\"");
-
-char *vserial_ports = "console:,org.qemu.guest_agent.0";
-module_param_named(ports, vserial_ports, charp, 0644);
-MODULE_PARM_DESC(ports,
-		 "Initial ports of each new device without a configfs template, comma separated: NAME for a port, console:NAME (NAME may be empty) for a console port. Ids follow the list from 1; the first console port takes id 0 (default \"console:,org.qemu.guest_agent.0\")");
-
-struct workqueue_struct *vserial_wq;
 static struct device *vserial_mgmt_root;
 static struct vdpa_mgmt_dev vserial_mgmt_dev;
 
@@ -97,7 +72,8 @@ static int vserial_dev_add(struct vdpa_mgmt_dev *mdev, const char *name,
 		return PTR_ERR(cfg);
 
 	vs = vserial_dev_create(vserial_mgmt_root, name, features,
-				vserial_cfg_max_ports(cfg));
+				vserial_cfg_max_ports(cfg),
+				&vserial_cdev_hooks);
 	if (IS_ERR(vs)) {
 		vserial_cfg_release(cfg);
 		return PTR_ERR(vs);

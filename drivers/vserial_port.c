@@ -38,16 +38,6 @@ struct vserial_port *vserial_port_of_vq(struct vsq *vq)
 	return vs->ports[id];
 }
 
-/* Something changed that a reader, writer or poller waits for. */
-void vserial_port_wake(struct vserial_port *port)
-{
-	/* Whatever changed is visible to whoever sees the new count. */
-	smp_mb__before_atomic();
-	atomic_inc(&port->wake_seq);
-	wake_up_interruptible_poll(&port->wq, EPOLLIN | EPOLLOUT | EPOLLHUP |
-				   EPOLLRDHUP | EPOLLERR);
-}
-
 static struct vsq *vserial_port_rxq_of(struct vserial_port *port)
 {
 	return &port->vs->vqs[vserial_port_rxq(port->id)];
@@ -631,11 +621,11 @@ void vserial_port_get_size(struct vserial_port *port, u16 *cols, u16 *rows)
 }
 
 /*
- * A new port of @vs with id @id, not plugged yet.  The caller owns the
- * one reference (vserial_port_put()).
+ * A new port of @vs with id @id, not plugged yet and without its struct
+ * device (vserial_cdev_new() gives it one); vserial_port_free() frees it.
  */
-struct vserial_port *vserial_port_new(struct vserial_dev *vs, u32 id,
-				      const char *name, bool console)
+struct vserial_port *vserial_port_alloc(struct vserial_dev *vs, u32 id,
+					const char *name, bool console)
 {
 	struct vserial_port *port;
 	int ret;
@@ -668,29 +658,18 @@ struct vserial_port *vserial_port_new(struct vserial_dev *vs, u32 id,
 	init_waitqueue_head(&port->wq);
 	vsp_port_init(&port->cp, id, console, port->name,
 		      &port->stats.ctrl_queued);
-
-	/* From here on the port goes with its struct device. */
-	ret = vserial_cdev_prepare(port);
-	if (ret)
-		return ERR_PTR(ret);
 	return port;
+}
+
+void vserial_port_free(struct vserial_port *port)
+{
+	kfifo_free(&port->cons_fifo);
+	kfree(port);
 }
 
 void vserial_port_put(struct vserial_port *port)
 {
 	put_device(&port->dev);
-}
-
-/* Final put of a port's device: no file refers to it any more. */
-void vserial_port_release(struct device *dev)
-{
-	struct vserial_port *port = container_of(dev, struct vserial_port, dev);
-	struct vserial_dev *vs = port->vs;
-
-	vserial_cdev_put_minor(port);
-	kfifo_free(&port->cons_fifo);
-	kfree(port);
-	put_device(&vs->vdpa.dev);
 }
 
 /*
@@ -717,32 +696,13 @@ int vserial_port_install(struct vserial_port *port)
 	return ret;
 }
 
-/* Hot-plug @port: its host end /dev/vserialN appears, then the port. */
-int vserial_port_plug(struct vserial_port *port)
-{
-	int ret;
-
-	ret = vserial_cdev_add(port);
-	if (ret)
-		return ret;
-	ret = vserial_port_install(port);
-	if (ret) {
-		WRITE_ONCE(port->dead, true);
-		vserial_port_wake(port);
-		vserial_cdev_del(port);
-	}
-	return ret;
-}
-
 /*
- * Unplug @port: the driver is told PORT_REMOVE if it knew the port and
- * @announce is set (not when the whole device goes), the host end fails
- * from now on (read() end of file, everything else ENODEV) and
- * disappears, and what
- * the driver had queued for the port's host end is returned to it
- * unread, as QEMU does.  The caller still holds its reference.
+ * Take @port off the device: the driver is told PORT_REMOVE if it knew
+ * the port and @announce is set (not when the whole device goes), and
+ * the host end fails from now on (read() end of file, everything else
+ * ENODEV).  See vserial_cdev_unplug().
  */
-void vserial_port_unplug(struct vserial_port *port, bool announce)
+void vserial_port_detach(struct vserial_port *port, bool announce)
 {
 	struct vserial_dev *vs = port->vs;
 	unsigned long flags;
@@ -753,9 +713,16 @@ void vserial_port_unplug(struct vserial_port *port, bool announce)
 	WRITE_ONCE(port->dead, true);
 	vserial_ctrl_unplug(port, announce);
 	vs_unquiesce(vs, flags);
-
 	vserial_port_wake(port);
-	vserial_cdev_del(port);
+}
+
+/*
+ * After vserial_port_detach(): what the driver had queued for the port's
+ * host end is returned to it unread (@announce), as QEMU does.
+ */
+void vserial_port_return_tx(struct vserial_port *port, bool announce)
+{
+	struct vserial_dev *vs = port->vs;
 
 	/* No reader any more: return the driver's buffers, unread. */
 	if (announce)
@@ -763,45 +730,21 @@ void vserial_port_unplug(struct vserial_port *port, bool announce)
 	vserial_dev_schedule(vs);
 }
 
-/*
- * Tell user space of the guest sides that opened or closed: the port's
- * waiters (POLLRDHUP), the guest_connected attribute's pollers and a
- * uevent.  Runs in the device's notify work, at most VSERIAL_UEVENT_RATE
- * times a second (a guest may open and close as fast as it likes); the
- * uevent is sent without the device's locks.
- */
-void vserial_ports_notify(struct vserial_dev *vs)
+/* Wake the consumer of @vq, if it is a port's.  mem_sem or mem_lock held. */
+void vserial_port_wake_vq(struct vserial_dev *vs, struct vsq *vq)
 {
-	struct vserial_port *port;
-	unsigned long flags;
-	u32 i;
+	struct vserial_port *port = vserial_port_of_vq(vq);
 
-	spin_lock_irqsave(&vs->lock, flags);
-	if (!vs->cp.uevent_pending) {
-		spin_unlock_irqrestore(&vs->lock, flags);
-		return;
-	}
-	vs->cp.uevent_pending = false;
-	spin_unlock_irqrestore(&vs->lock, flags);
+	if (port)
+		vserial_port_wake(port);
+}
 
-	for (i = 0; i < vs->max_nr_ports; i++) {
-		down_read(&vs->mem_sem);
-		port = vs->ports[i];
-		spin_lock_irqsave(&vs->lock, flags);
-		if (port && port->cp.connected_changed) {
-			port->cp.connected_changed = false;
-			get_device(&port->dev);
-		} else {
-			port = NULL;
-		}
-		spin_unlock_irqrestore(&vs->lock, flags);
-		up_read(&vs->mem_sem);
-		if (port) {
-			vserial_port_wake(port);
-			vserial_cdev_notify(port);
-			vserial_port_put(port);
-		}
-	}
+/* The device worker's turn: control messages both ways, port drains. */
+void vserial_ports_work(struct vserial_dev *vs)
+{
+	vserial_ctrl_handle_tx(vs);
+	vserial_ports_drain(vs);
+	vserial_ctrl_flush(vs);
 }
 
 /* Wake every plugged port's waiters, e.g. after a reset. */

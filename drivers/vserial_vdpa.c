@@ -44,6 +44,9 @@ void vs_unquiesce(struct vserial_dev *vs, unsigned long flags)
 	up_write(&vs->mem_sem);
 }
 
+/* The module's workqueue: device workers, configfs unregistration. */
+struct workqueue_struct *vserial_wq;
+
 static struct vsq *vs_vq(struct vserial_dev *vs, u16 idx)
 {
 	return idx < vs->nvqs ? &vs->vqs[idx] : NULL;
@@ -80,7 +83,6 @@ void vserial_dev_config_changed(struct vserial_dev *vs)
 static void vs_vq_broken(struct vsq *vq)
 {
 	struct vserial_dev *vs = vq_to_vs(vq);
-	struct vserial_port *port;
 	unsigned long flags;
 	bool notify = false;
 
@@ -92,9 +94,7 @@ static void vs_vq_broken(struct vsq *vq)
 	}
 	spin_unlock_irqrestore(&vs->lock, flags);
 
-	port = vserial_port_of_vq(vq);
-	if (port)
-		vserial_port_wake(port);
+	vs->hooks->wake_vq(vs, vq);
 	if (notify)
 		vserial_dev_schedule(vs);
 }
@@ -154,7 +154,7 @@ static void vserial_notify_work(struct work_struct *work)
 					      struct vserial_dev, notify_work);
 
 	vs->notified = jiffies;
-	vserial_ports_notify(vs);
+	vs->hooks->notify(vs);
 }
 
 static void vserial_work(struct work_struct *work)
@@ -162,11 +162,8 @@ static void vserial_work(struct work_struct *work)
 	struct vserial_dev *vs = container_of(work, struct vserial_dev, work);
 	unsigned long next;
 
-	if (READ_ONCE(vs->status) & VIRTIO_CONFIG_S_DRIVER_OK) {
-		vserial_ctrl_handle_tx(vs);
-		vserial_ports_drain(vs);
-		vserial_ctrl_flush(vs);
-	}
+	if (READ_ONCE(vs->status) & VIRTIO_CONFIG_S_DRIVER_OK)
+		vs->hooks->work(vs);
 	if (READ_ONCE(vs->cp.uevent_pending)) {
 		next = READ_ONCE(vs->notified) + HZ / VSERIAL_UEVENT_RATE;
 		queue_delayed_work(vserial_wq, &vs->notify_work,
@@ -223,11 +220,11 @@ static void vs_kick_vq(struct vdpa_device *vdpa, u16 idx)
 	if (!vq)
 		return;
 	if (idx == VSERIAL_CTRL_TXQ)
-		vserial_ctrl_handle_tx(vs);
+		vs->hooks->ctrl_kick(vs);
 	else if (idx == VSERIAL_CTRL_RXQ)
 		vserial_dev_schedule(vs);
 	else
-		vserial_port_kick(vs, vq);
+		vs->hooks->kick(vs, vq);
 }
 
 static void vs_set_vq_cb(struct vdpa_device *vdpa, u16 idx,
@@ -255,7 +252,6 @@ static void vs_set_vq_ready(struct vdpa_device *vdpa, u16 idx, bool ready)
 	struct vserial_dev *vs = vdpa_to_vs(vdpa);
 	struct vsq *vq = vs_vq(vs, idx);
 	unsigned long flags;
-	struct vserial_port *port;
 
 	if (!vq)
 		return;
@@ -265,9 +261,7 @@ static void vs_set_vq_ready(struct vdpa_device *vdpa, u16 idx, bool ready)
 	vs_unquiesce(vs, flags);
 
 	down_read(&vs->mem_sem);
-	port = vserial_port_of_vq(vq);
-	if (port)
-		vserial_port_wake(port);
+	vs->hooks->wake_vq(vs, vq);
 	up_read(&vs->mem_sem);
 	if (ready)
 		vserial_dev_schedule(vs);
@@ -430,10 +424,10 @@ static void vs_do_reset(struct vserial_dev *vs)
 	bitmap_zero(vs->irq_pending, vs->nvqs);
 	bitmap_zero(vs->drain_pending, vs->nvqs);
 	clear_bit(VSERIAL_DRAIN_ALL, &vs->work_flags);
-	vserial_ctrl_reset(vs);
+	vs->hooks->reset(vs);
 	vs_unquiesce(vs, irqflags);
 
-	vserial_ports_wake_all(vs);
+	vs->hooks->wake_all(vs);
 }
 
 /*
@@ -446,9 +440,9 @@ static void vs_session_end(struct vserial_dev *vs)
 
 	trace_vserial_op(vs, VSERIAL_OP_SESSION_END, -1, 0);
 	vs_quiesce(vs, &flags);
-	vserial_ctrl_session_end(vs);
+	vs->hooks->session_end(vs);
 	vs_unquiesce(vs, flags);
-	vserial_ports_wake_all(vs);
+	vs->hooks->wake_all(vs);
 	/* guest_connected uevents. */
 	vserial_dev_schedule(vs);
 }
@@ -480,7 +474,7 @@ static void vs_driver_ok(struct vserial_dev *vs)
 		if (vq->used_idx)
 			set_bit(i, vs->irq_pending);
 	}
-	resync = vserial_ctrl_driver_ok(vs, ctrl);
+	resync = vs->hooks->driver_ok(vs, ctrl);
 	vs_unquiesce(vs, flags);
 	if (resync)
 		mod_delayed_work(vserial_wq, &vs->resync_work,
@@ -492,7 +486,7 @@ static void vserial_resync_work(struct work_struct *work)
 	struct vserial_dev *vs = container_of(to_delayed_work(work),
 					      struct vserial_dev, resync_work);
 
-	vserial_ctrl_resync_timeout(vs);
+	vs->hooks->resync_timeout(vs);
 	vserial_dev_schedule(vs);
 }
 
@@ -549,11 +543,11 @@ static void vs_set_status(struct vdpa_device *vdpa, u8 status)
 
 	if (status & ~old & VIRTIO_CONFIG_S_FEATURES_OK) {
 		vs_quiesce(vs, &flags);
-		vserial_ctrl_features_ok(vs);
+		vs->hooks->features_ok(vs);
 		vs_unquiesce(vs, flags);
 	}
 	if (status & ~old & VIRTIO_CONFIG_S_DRIVER_OK) {
-		vserial_ports_wake_all(vs);
+		vs->hooks->wake_all(vs);
 		set_bit(VSERIAL_DRAIN_ALL, &vs->work_flags);
 		vserial_dev_schedule(vs);
 	}
@@ -588,7 +582,7 @@ static int vs_resume(struct vdpa_device *vdpa)
 	vs_unquiesce(vs, flags);
 
 	/* Kicks were ignored while suspended. */
-	vserial_ports_wake_all(vs);
+	vs->hooks->wake_all(vs);
 	set_bit(VSERIAL_DRAIN_ALL, &vs->work_flags);
 	vserial_dev_schedule(vs);
 	return 0;
@@ -629,7 +623,7 @@ static void vs_set_config(struct vdpa_device *vdpa, unsigned int offset,
 		return;
 	if (!(vs->dev_features & BIT_ULL(VIRTIO_CONSOLE_F_EMERG_WRITE)))
 		return;
-	vserial_port_emerg_write(vs, ((const u8 *)buf)[emerg - offset]);
+	vs->hooks->emerg_write(vs, ((const u8 *)buf)[emerg - offset]);
 }
 
 static u32 vs_get_generation(struct vdpa_device *vdpa)
@@ -789,7 +783,8 @@ void vserial_dev_unregister(struct vserial_dev *vs)
 /* Allocate a device; the caller registers it.  put_device() frees it. */
 struct vserial_dev *vserial_dev_create(struct device *parent,
 				       const char *name, u64 features,
-				       u32 max_nr_ports)
+				       u32 max_nr_ports,
+				       const struct vserial_dev_hooks *hooks)
 {
 	struct vserial_dev *vs;
 	struct device *dev;
@@ -806,6 +801,7 @@ struct vserial_dev *vserial_dev_create(struct device *parent,
 	INIT_WORK(&vs->work, vserial_work);
 	INIT_DELAYED_WORK(&vs->resync_work, vserial_resync_work);
 	INIT_DELAYED_WORK(&vs->notify_work, vserial_notify_work);
+	vs->hooks = hooks;
 	vs->dev_features = features;
 	vs->max_nr_ports = max_nr_ports;
 	vs->nvqs = 2 * (max_nr_ports + 1);
@@ -829,8 +825,7 @@ struct vserial_dev *vserial_dev_create(struct device *parent,
 	vs->drain_pending = bitmap_zalloc(vs->nvqs, GFP_KERNEL);
 	vs->ports = kcalloc(max_nr_ports, sizeof(*vs->ports), GFP_KERNEL);
 	if (!vs->vqs || !vs->vq_cb || !vs->irq_pending || !vs->drain_pending ||
-	    !vs->ports ||
-	    vsp_init(&vs->cp, &vserial_ctrl_ops, dev, max_nr_ports))
+	    !vs->ports || hooks->init(vs))
 		goto err;
 
 	for (i = 0; i < vs->nvqs; i++)

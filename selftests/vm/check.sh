@@ -8,8 +8,9 @@
 # In order, each numbered TAP result being one test case:
 #   1. build the module in the test bed chroot with W=1 C=1: any
 #      compiler, sparse or modpost warning fails;
-#   2. checkpatch.pl --strict on each source file: any ERROR, WARNING or
-#      CHECK fails;
+#   2. no import circle among drivers/*.c (tools/layers.sh, from the
+#      objects); checkpatch.pl --strict on each source file: any ERROR,
+#      WARNING or CHECK fails;
 #   3. on this machine, the userspace build of the ring engine: unit
 #      tests, 1,000,000 libFuzzer executions, line coverage >= 90 %
 #      (tools/fuzz-unit.sh, also "make fuzz-unit"); build the selftests
@@ -104,6 +105,21 @@ relay()
 			;;
 		esac
 	done
+}
+
+# layers_step - no circle among the files of drivers/ (tools/layers.sh,
+# from the objects the module build left)
+layers_step()
+{
+	local log=$OUT/layers.log
+
+	if "$CHECKOUT/tools/layers.sh" "$CHECKOUT" >"$log" 2>&1; then
+		result ok "layers: no import circle among drivers/*.c" \
+			"$(wc -l <"$log") dependencies"
+	else
+		comment "$log"
+		result fail "layers: no import circle among drivers/*.c"
+	fi
 }
 
 # fuzz_unit_step - the userspace build of the ring engine, its unit tests,
@@ -267,6 +283,7 @@ main()
 		sh -c 'make -C "$1" KDIR="$2" clean >/dev/null &&
 		       make -C "$1" -j"$(nproc)" KDIR="$2" W=1 C=1 modules' - \
 		"$CHECKOUT" "/lib/modules/$kver/build"
+	layers_step
 	checkpatch
 	fuzz_unit_step
 	build_step "build: selftests" "$OUT/build-selftests.log" \
