@@ -2,8 +2,10 @@
 /*
  * vdpa_vserial: the host side of a virtio-console device as a vDPA device.
  *
- * Internal definitions shared by the virtqueue engine, the control
- * protocol, the ports, the character devices and the vDPA operations.
+ * The device, its ports and the upper layers' interfaces: the device
+ * core (vDPA operations), the control queues, the ports and the host
+ * ends.  The lower layers have headers of their own (vserial_mem.h,
+ * vserial_vq.h, vserial_proto.h, vserial_parse.h).
  *
  * Locking, outermost first:
  *

@@ -139,8 +139,8 @@ static int vserial_ctrl_send(struct vserial_dev *vs, const struct vsp_msg *m,
 			return 0;
 	}
 	r = vsq_chain_write(vq, m, len);
-	if (r < 0)
-		return r;
+	if (r < 0 || !vsq_running(vq))
+		return -EIO;
 	if (vq->chain.written < len)
 		dev_dbg(&vs->vdpa.dev,
 			"control buffer of %u bytes truncates event %u for port %u\n",
@@ -293,9 +293,10 @@ void vserial_ctrl_features_ok(struct vserial_dev *vs)
 	spin_lock(&vs->lock);
 	ended = vsp_features_ok(&vs->cp, vs_multiport(vs));
 	spin_unlock(&vs->lock);
-	if (ended)
+	if (ended) {
 		for (i = 0; i < vs->nvqs; i++)
 			vsq_forget(&vs->vqs[i]);
+	}
 }
 
 /*

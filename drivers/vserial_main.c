@@ -2,9 +2,10 @@
 /*
  * vdpa_vserial: the host side of a virtio-console device as a vDPA device.
  *
- * Module entry points, module parameters and the "vserial" vDPA
- * management device: "vdpa dev add name NAME mgmtdev vserial" creates a
- * console device, "vdpa dev del NAME" removes it.
+ * Module entry points and the "vserial" vDPA management device:
+ * "vdpa dev add name NAME mgmtdev vserial" creates a console device,
+ * "vdpa dev del NAME" removes it.  (The module parameters are with
+ * configfs, their only reader.)
  */
 
 #include <linux/module.h>

@@ -114,9 +114,9 @@ static __le16 *vsm_map16(const struct vsm *m, u64 iova, bool write)
 	phys_addr_t pa;
 	u64 seg;
 
-	if (!IS_ALIGNED(iova, sizeof(__le16)) ||
-	    vsm_translate(m, iova, sizeof(__le16), write, &pa, &seg) ||
-	    seg < sizeof(__le16) || !pfn_valid(PHYS_PFN(pa)))
+	if (vsm_translate(m, iova, sizeof(__le16), write, &pa, &seg) ||
+	    seg < sizeof(__le16) || !IS_ALIGNED(pa, sizeof(__le16)) ||
+	    !pfn_valid(PHYS_PFN(pa)))
 		return NULL;
 	return kmap_local_page(pfn_to_page(PHYS_PFN(pa))) + offset_in_page(pa);
 }

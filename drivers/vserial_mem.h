@@ -7,7 +7,8 @@
  * vhost-vdpa: IOVA to pinned physical pages, each page held by a
  * reference of ours), or, while no map is set, taken as a physical
  * address (the identity map, for virtio_vdpa).  This is the only file
- * that knows vhost_iotlb, pfn_valid() and kmap_local_page().
+ * that looks into a vhost_iotlb or uses pfn_valid() and
+ * kmap_local_page(); the device core only hands maps over.
  *
  * It knows nothing above it: no queue, no device, no lock.  The caller
  * keeps the map from changing while it copies (the device core's

@@ -54,7 +54,7 @@ static bool vserial_port_guest_connected(struct vserial_port *port)
 }
 
 /*
- * The port replaces one the driver may still hold (struct vserial_port):
+ * The port replaces one the driver may still hold (vsp_port.replaces):
  * its transmit queue carries the previous port's bytes, not its own.
  */
 static bool vserial_port_quarantined(struct vserial_port *port)

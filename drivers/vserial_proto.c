@@ -457,13 +457,14 @@ static void vsp_port_ready(struct vsp *sp, struct vsp_port *p)
 	bool again = p->guest_state == VSP_GUEST_READY;
 
 	p->guest_state = VSP_GUEST_READY;
-	if (sp->ops->fence(sp, p))
+	if (sp->ops->fence(sp, p)) {
 		/* Readers see the fence before they see the port as its own. */
 		smp_store_release(&p->replaces, false);
-	else
+	} else {
 		dev_dbg(sp->dev,
 			"port %u stays quarantined: its transmit ring cannot be read\n",
 			p->id);
+	}
 
 	if (p->console)
 		vsp_queue_locked(sp, p, VSP_MSG_CONSOLE);

@@ -102,10 +102,9 @@ static void vs_vq_broken(struct vsq *vq)
 /* Interrupt the driver for @vq.  Called with vs->mem_sem held. */
 void vserial_dev_irq(struct vsq *vq)
 {
+	struct vserial_dev *vs = vq_to_vs(vq);
 	struct vdpa_callback cb;
 	unsigned long flags;
-
-	struct vserial_dev *vs = vq_to_vs(vq);
 
 	lockdep_assert_held(&vs->mem_sem);
 	spin_lock_irqsave(&vq->lock, flags);
@@ -398,7 +397,7 @@ static u8 vs_get_status(struct vdpa_device *vdpa)
  * goes back to the initial state.  The legacy compat_reset, which drops
  * the map, is for parents that used to do so, and is not implemented.
  *
- * The driver's session survives it too (see vserial_ctrl.c): a VMM
+ * The driver's session survives it too (see vserial_proto.c): a VMM
  * resets the device whenever its guest pauses.  So do the rings' bases
  * and chains in flight, for a driver that brings the rings back
  * (vsq_reset()), and a config interrupt not delivered yet.

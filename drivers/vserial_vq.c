@@ -249,11 +249,21 @@ static bool vsq_layout_ok(struct vsq *vq)
 	       used_end > vq->used_addr;
 }
 
+/*
+ * Is the queue running: ready, not stopped as malformed, the driver up
+ * (DRIVER_OK) and the device not suspended?  Nothing touches a ring that
+ * is not.
+ */
+bool vsq_running(const struct vsq *vq)
+{
+	return vq->ready && !vq->broken && !READ_ONCE(vq->host->suspended) &&
+	       READ_ONCE(vq->host->driver_ok);
+}
+
 /* May the queue be worked on now?  Checks the driver's layout once. */
 bool vsq_usable(struct vsq *vq)
 {
-	if (!vq->ready || vq->broken || READ_ONCE(vq->host->suspended) ||
-	    !READ_ONCE(vq->host->driver_ok))
+	if (!vsq_running(vq))
 		return false;
 	if (!vsq_layout_ok(vq)) {
 		vsq_fail(vq, "invalid ring size or address");
@@ -492,7 +502,11 @@ int vsq_next_chain(struct vsq *vq)
 	return r < 0 ? r : 1;
 }
 
-/* Copy up to @len bytes of the active chain into @buf. */
+/*
+ * Copy up to @len bytes of the active chain into @buf.  Returns the bytes
+ * copied, or -EIO if none were and the ring is malformed (a malformed
+ * descriptor after some bytes: those bytes, and the queue is stopped).
+ */
 int vsq_chain_read(struct vsq *vq, void *buf, size_t len)
 {
 	struct vsq_chain *c = &vq->chain;
@@ -503,15 +517,16 @@ int vsq_chain_read(struct vsq *vq, void *buf, size_t len)
 		size_t n = min_t(size_t, c->len, len - done);
 
 		if (vsm_read(vsq_mem(vq), c->addr, buf + done, n))
-			return vsq_bad(vq, "buffer not mapped");
+			return done ?: vsq_bad(vq, "buffer not mapped");
 		c->addr += n;
 		c->len -= n;
 		c->consumed += n;
 		done += n;
 		if (!c->len) {
 			r = vsq_chain_advance(vq);
+			/* What was copied is the caller's; the next call fails. */
 			if (r < 0)
-				return r;
+				return done ?: r;
 		}
 	}
 	return done;
@@ -543,7 +558,11 @@ int vsq_chain_write(struct vsq *vq, const void *buf, size_t len)
 	return done;
 }
 
-/* Return the active chain to the driver (not yet visible: vsq_publish). */
+/*
+ * Return the active chain to the driver (not yet visible: vsq_publish).
+ * Nothing is completed on a queue that is not running: the chain stays
+ * active (a reset parks it).
+ */
 void vsq_complete(struct vsq *vq)
 {
 	struct vsq_used_elem elem = {
@@ -551,6 +570,8 @@ void vsq_complete(struct vsq *vq)
 		.len = cpu_to_le32(vq->chain.written),
 	};
 
+	if (!vsq_running(vq))
+		return;
 	vq->chain_active = false;
 	if (vsm_write(vsq_mem(vq), vsq_used_ring_addr(vq, vq->used_idx),
 		      &elem, sizeof(elem))) {
@@ -579,7 +600,8 @@ bool vsq_publish(struct vsq *vq)
 	u16 old, event, aflags;
 	bool valid;
 
-	if (vq->broken || !vq->ready || READ_ONCE(vq->host->suspended))
+	/* Nothing reaches the driver before DRIVER_OK or while suspended. */
+	if (!vsq_running(vq))
 		return false;
 	if (vq->signalled_valid && vq->signalled_used == vq->used_idx)
 		return false;

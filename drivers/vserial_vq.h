@@ -135,6 +135,7 @@ struct vsq {
 
 void vsq_init(struct vsq *vq, const struct vsq_host *host, u16 idx);
 void vsq_reset(struct vsq *vq);
+bool vsq_running(const struct vsq *vq);
 bool vsq_usable(struct vsq *vq);
 int vsq_next_chain(struct vsq *vq);
 u32 vsq_seg_left(const struct vsq *vq);

@@ -237,8 +237,21 @@ int vhost_iotlb_add_range_ctx(struct vhost_iotlb *iotlb, u64 start, u64 last,
 
 	if (last < start)
 		return -EFAULT;
-	if (iotlb->limit && iotlb->nmaps == iotlb->limit)
-		return -ENOMEM;
+	/* As the kernel: [0, U64_MAX] is two maps (its size would be 0). */
+	if (start == 0 && last == U64_MAX) {
+		u64 mid = U64_MAX / 2;
+		int r = vhost_iotlb_add_range_ctx(iotlb, 0, mid, addr, perm,
+						  opaque);
+
+		if (r)
+			return r;
+		addr += mid + 1;
+		start = mid + 1;
+	}
+	/*
+	 * As the kernel: the entry limit only retires the oldest entry with
+	 * VHOST_IOTLB_FLAG_RETIRE; without it, nothing is enforced.
+	 */
 	map = calloc(1, sizeof(*map));
 	if (!map)
 		return -ENOMEM;

@@ -58,7 +58,7 @@ if ! make -s -j"$(nproc)" >"$B/make.log" 2>&1; then
 	exit 1
 fi
 result ok "fuzz-unit: build (clang, the driver's layer files unmodified)"
-rm -rf "$B/prof" "$B/scratch"
+rm -rf "$B/prof" "$B/scratch" "$B/findings"
 mkdir -p "$B/prof" "$B/findings"
 
 if "$B/vq_test" >"$B/vq_test.log" 2>&1; then

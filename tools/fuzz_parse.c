@@ -30,9 +30,10 @@ static int ref_name_valid(const char *s, size_t n)
 	return 0;
 }
 
+/* The kernel's isspace(): also 0xa0, the Latin-1 no-break space. */
 static bool is_space(char c)
 {
-	return c == ' ' || (c >= '\t' && c <= '\r');
+	return c == ' ' || (c >= '\t' && c <= '\r') || (u8)c == 0xa0;
 }
 
 int LLVMFuzzerTestOneInput(const u8 *data, size_t size)

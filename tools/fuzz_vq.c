@@ -342,6 +342,8 @@ static void one_op(struct in *in)
 	u8 op = get8(in) % 16;
 	u32 walked = s.vq.walked;
 	u16 used = s.vq.used_idx;
+	bool stopped = s.host.suspended || !s.host.driver_ok;
+	unsigned long kmaps = arena_kmaps;
 	struct iov_iter it;
 	ssize_t n;
 	u16 v;
@@ -427,6 +429,10 @@ static void one_op(struct in *in)
 		s.host.driver_ok = get8(in) >= 8;
 		break;
 	}
+	/* A suspended device, or one before DRIVER_OK, touches no ring. */
+	if (stopped && arena_kmaps != kmaps &&
+	    (op == 3 || op == 5 || op == 6 || op == 7 || op == 14))
+		FAIL("op %u touched guest memory while stopped", op);
 	if (op != 7 && s.vq.walked - walked > 2 * VSERIAL_CHAIN_MAX + 2)
 		FAIL("op %u walked %u descriptors", op, s.vq.walked - walked);
 	check_used(used);

@@ -26,10 +26,10 @@ char *strim(char *s)
 	if (!size)
 		return s;
 	end = s + size - 1;
-	while (end >= s && isspace((unsigned char)*end))
+	while (end >= s && isspace(*end))
 		end--;
 	*(end + 1) = '\0';
-	while (isspace((unsigned char)*s))
+	while (isspace(*s))
 		s++;
 	return s;
 }

@@ -227,6 +227,14 @@ static inline int vs_shim_isgraph(int c)
 }
 #undef isgraph
 #define isgraph(c)	vs_shim_isgraph(c)
+/* ... and its isspace() takes 0xa0 (no-break space) too. */
+static inline int vs_shim_isspace(int c)
+{
+	c = (unsigned char)c;
+	return c == ' ' || (c >= '\t' && c <= '\r') || c == 0xa0;
+}
+#undef isspace
+#define isspace(c)	vs_shim_isspace(c)
 char *strim(char *s);
 static inline size_t str_has_prefix(const char *str, const char *prefix)
 {

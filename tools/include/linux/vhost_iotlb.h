@@ -11,6 +11,7 @@
 #define VHOST_MAP_RO	0x1
 #define VHOST_MAP_WO	0x2
 #define VHOST_MAP_RW	0x3
+#define VHOST_IOTLB_FLAG_RETIRE	0x1	/* not implemented by the shim */
 
 struct vhost_iotlb_map {
 	u64 start;
