@@ -4,7 +4,7 @@
 # fuzz-unit.sh - the userspace build's tests, on the build machine (no VM):
 #
 #   1. build tools/ (the driver's own layer files, see tools/Makefile);
-#   2. the unit tests (vq_test), sanitizers on;
+#   2. the unit tests (vq_test, proto_test), sanitizers on;
 #   3. for each fuzz target: replay the committed seed corpus
 #      (tools/corpus/<target>/), then fuzz, starting from it: FUZZ_RUNS
 #      executions in all, shared among the targets (default 1,000,000),
@@ -61,12 +61,14 @@ result ok "fuzz-unit: build (clang, the driver's layer files unmodified)"
 rm -rf "$B/prof" "$B/scratch" "$B/findings"
 mkdir -p "$B/prof" "$B/findings"
 
-if "$B/vq_test" >"$B/vq_test.log" 2>&1; then
-	result ok "fuzz-unit: vq_test" "$(tail -1 "$B/vq_test.log" | sed 's/^# //')"
-else
-	grep -v '^ok' "$B/vq_test.log" | sed 's/^/# /'
-	result fail "fuzz-unit: vq_test"
-fi
+for u in vq_test proto_test; do
+	if "$B/$u" >"$B/$u.log" 2>&1; then
+		result ok "fuzz-unit: $u" "$(tail -1 "$B/$u.log" | sed 's/^# //')"
+	else
+		grep -v '^ok' "$B/$u.log" | sed 's/^/# /'
+		result fail "fuzz-unit: $u"
+	fi
+done
 
 ntargets=$(echo $TARGETS | wc -w)
 for t in $TARGETS; do
@@ -110,7 +112,8 @@ done
 
 # Coverage: the unit tests and every corpus input, replayed.
 LLVM_PROFILE_FILE=$B/prof/vq_test.profraw "$B/cov/vq_test" >/dev/null 2>&1
-objects="$B/cov/vq_test"
+LLVM_PROFILE_FILE=$B/prof/proto_test.profraw "$B/cov/proto_test" >/dev/null 2>&1
+objects="$B/cov/vq_test -object $B/cov/proto_test"
 for t in $TARGETS; do
 	LLVM_PROFILE_FILE=$B/prof/$t.profraw "$B/cov/$t" -runs=0 \
 		"corpus/$t" "$B/scratch/$t" >/dev/null 2>&1

@@ -1,0 +1,351 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Unit tests of the control protocol, compiled from the driver's own
+ * drivers/vserial_proto.c: sessions across resets, restored and new
+ * drivers, port id reuse, the messages owed and their order, and the
+ * checks on what the driver sends.  Prints TAP.
+ */
+#include "vserial_proto.h"
+
+static int failed, checks;
+static const char *test_name;
+
+#define CHECK(c) do {							\
+	checks++;							\
+	if (!(c)) {							\
+		failed++;						\
+		printf("# %s:%d: %s: CHECK(%s) failed\n", __FILE__,	\
+		       __LINE__, test_name, #c);			\
+	}								\
+} while (0)
+
+#define NPORTS	4
+
+static struct vsp sp;
+static struct vsp_port ports[NPORTS + 1];
+static atomic64_t queued[NPORTS + 1];
+static bool host_open[NPORTS + 1];
+static bool fence_ok = true;
+static int fences;
+
+static bool op_host_open(struct vsp *s, struct vsp_port *p)
+{
+	return host_open[p - ports];
+}
+
+static bool op_fence(struct vsp *s, struct vsp_port *p)
+{
+	fences++;
+	return fence_ok;
+}
+
+static const struct vsp_ops ops = {
+	.host_open = op_host_open,
+	.fence = op_fence,
+};
+
+static void setup(void)
+{
+	vsp_free(&sp);
+	memset(ports, 0, sizeof(ports));
+	memset(host_open, 0, sizeof(host_open));
+	fence_ok = true;
+	fences = 0;
+	if (vsp_init(&sp, &ops, NULL, NPORTS))
+		abort();
+}
+
+static struct vsp_port *plug(int slot, u32 id, bool console, const char *name)
+{
+	struct vsp_port *p = &ports[slot];
+
+	vsp_port_init(p, id, console, name, &queued[slot]);
+	vsp_plug(&sp, p);
+	return p;
+}
+
+static bool recv(u32 id, u16 event, u16 value)
+{
+	struct virtio_console_control c = { .id = id, .event = event,
+					    .value = value };
+	struct vsp_recv_result res;
+
+	return vsp_recv(&sp, &c, sizeof(c), &res);
+}
+
+/* The next message owed: event, id and value; false if none. */
+static bool next(u16 event, u32 id, u16 value)
+{
+	struct vsp_token tok;
+	size_t len = vsp_next(&sp, &tok);
+
+	if (!len)
+		return false;
+	if (tok.m.hdr.event != event || tok.m.hdr.id != id ||
+	    tok.m.hdr.value != value) {
+		printf("# %s: got event %u id %u value %u\n", test_name,
+		       tok.m.hdr.event, tok.m.hdr.id, tok.m.hdr.value);
+		return false;
+	}
+	vsp_sent(&sp, &tok);
+	return true;
+}
+
+static bool quiet(void)
+{
+	struct vsp_token tok;
+
+	return !vsp_next(&sp, &tok);
+}
+
+/* A driver up with MULTIPORT and DEVICE_READY, @p made ready. */
+static void up(void)
+{
+	vsp_features_ok(&sp, true);
+	vsp_driver_ok(&sp, true, false);
+	CHECK(recv(0, VIRTIO_CONSOLE_DEVICE_READY, 1));
+}
+
+static void test_session_order(void)
+{
+	struct vsp_port *p;
+
+	setup();
+	p = plug(1, 1, false, "a.b");
+	CHECK(quiet());			/* no session: nothing owed */
+	up();
+	CHECK(sp.session == VSP_SESSION_MULTI);
+	CHECK(next(VIRTIO_CONSOLE_PORT_ADD, 1, 1));
+	CHECK(quiet());
+	host_open[1] = true;
+	CHECK(!vsp_queue(&sp, p, VSP_MSG_OPEN));	/* not ready yet */
+	CHECK(recv(1, VIRTIO_CONSOLE_PORT_READY, 1));
+	CHECK(p->guest_state == VSP_GUEST_READY && fences == 1);
+	CHECK(next(VIRTIO_CONSOLE_PORT_NAME, 1, 1));
+	CHECK(next(VIRTIO_CONSOLE_PORT_OPEN, 1, 1));
+	CHECK(quiet());
+	/* Coalescing: open, close, open before sending: one message. */
+	host_open[1] = false;
+	CHECK(vsp_queue(&sp, p, VSP_MSG_OPEN));
+	host_open[1] = true;
+	CHECK(vsp_queue(&sp, p, VSP_MSG_OPEN));
+	CHECK(next(VIRTIO_CONSOLE_PORT_OPEN, 1, 1));
+	CHECK(quiet());
+	/* Guest opens and closes: guest_connected, a notification. */
+	CHECK(recv(1, VIRTIO_CONSOLE_PORT_OPEN, 1));
+	CHECK(p->guest_connected && p->connected_changed && sp.uevent_pending);
+	CHECK(vsp_owes(&sp));
+	CHECK(recv(1, VIRTIO_CONSOLE_PORT_OPEN, 0));
+	CHECK(!p->guest_connected);
+	CHECK(atomic64_read(&queued[1]) == 4);
+}
+
+/* The state changed between building and sending: sent again. */
+static void test_changed_in_flight(void)
+{
+	struct vsp_token tok;
+	struct vsp_port *p;
+
+	setup();
+	p = plug(1, 1, true, "");
+	up();
+	CHECK(next(VIRTIO_CONSOLE_PORT_ADD, 1, 1));
+	CHECK(recv(1, VIRTIO_CONSOLE_PORT_READY, 1));
+	CHECK(next(VIRTIO_CONSOLE_CONSOLE_PORT, 1, 1));
+	host_open[1] = true;
+	vsp_queue(&sp, p, VSP_MSG_OPEN);
+	CHECK(vsp_next(&sp, &tok) && tok.m.hdr.event == VIRTIO_CONSOLE_PORT_OPEN);
+	host_open[1] = false;		/* closed while it was in flight */
+	vsp_sent(&sp, &tok);
+	CHECK(next(VIRTIO_CONSOLE_PORT_OPEN, 1, 0));
+	/* RESIZE: consoles only, in the configured field order. */
+	p->cols = 80;
+	p->rows = 25;
+	sp.resize_order = VSERIAL_RESIZE_ROWS_COLS;
+	CHECK(vsp_queue(&sp, p, VSP_MSG_RESIZE));
+	CHECK(vsp_next(&sp, &tok) && tok.m.hdr.event == VIRTIO_CONSOLE_RESIZE &&
+	      tok.m.size[0] == 25 && tok.m.size[1] == 80 && tok.m.hdr.value == 0);
+	/* A new session begins before it is sent: not counted against it. */
+	vsp_reset(&sp);
+	CHECK(recv(0, VIRTIO_CONSOLE_DEVICE_READY, 1));
+	vsp_sent(&sp, &tok);		/* counted against the old session */
+	CHECK(next(VIRTIO_CONSOLE_PORT_ADD, 1, 1));
+	plug(2, 2, false, "x");
+	CHECK(!vsp_queue(&sp, &ports[2], VSP_MSG_RESIZE));
+	/* A PORT_ADD built in one session, sent as the next begins. */
+	CHECK(vsp_next(&sp, &tok) && tok.m.hdr.event == VIRTIO_CONSOLE_PORT_ADD);
+	vsp_reset(&sp);
+	CHECK(recv(0, VIRTIO_CONSOLE_DEVICE_READY, 1));
+	vsp_sent(&sp, &tok);
+	CHECK(next(VIRTIO_CONSOLE_PORT_ADD, 1, 1));	/* still owed */
+	CHECK(next(VIRTIO_CONSOLE_PORT_ADD, 2, 1));
+}
+
+/* A VMM's stop and cont, a guest's freeze and restore, a new driver. */
+static void test_resets(void)
+{
+	struct vsp_port *p;
+
+	setup();
+	p = plug(1, 1, false, "n");
+	up();
+	CHECK(next(VIRTIO_CONSOLE_PORT_ADD, 1, 1));
+	CHECK(recv(1, VIRTIO_CONSOLE_PORT_READY, 1));
+	CHECK(next(VIRTIO_CONSOLE_PORT_NAME, 1, 1));
+	CHECK(recv(1, VIRTIO_CONSOLE_PORT_OPEN, 1));
+	/* A repeated DEVICE_READY, no reset between: ignored. */
+	CHECK(recv(0, VIRTIO_CONSOLE_DEVICE_READY, 1));
+	CHECK(quiet() && p->guest_state == VSP_GUEST_READY);
+
+	/* Stop/cont: the same rings, the session goes on, nothing owed. */
+	vsp_reset(&sp);
+	CHECK(!vsp_features_ok(&sp, true));
+	CHECK(!vsp_driver_ok(&sp, true, true));
+	CHECK(quiet() && p->guest_connected && sp.session == VSP_SESSION_MULTI);
+
+	/* Freeze/restore: new rings; nothing until the driver speaks. */
+	vsp_reset(&sp);
+	CHECK(vsp_driver_ok(&sp, true, false));
+	plug(2, 2, false, "late");	/* plugged while the guest slept */
+	CHECK(quiet());
+	CHECK(recv(1, VIRTIO_CONSOLE_PORT_READY, 1));	/* the resync */
+	CHECK(!sp.resync_pending);
+	CHECK(next(VIRTIO_CONSOLE_PORT_ADD, 2, 1));
+	CHECK(next(VIRTIO_CONSOLE_PORT_NAME, 1, 1));
+	CHECK(next(VIRTIO_CONSOLE_PORT_OPEN, 1, 0));	/* told either way */
+	CHECK(quiet() && p->guest_connected);
+
+	/* A restored driver that says nothing: the timeout resyncs. */
+	vsp_reset(&sp);
+	CHECK(vsp_driver_ok(&sp, true, false));
+	vsp_resync_timeout(&sp);
+	CHECK(!sp.resync_pending);
+	CHECK(next(VIRTIO_CONSOLE_PORT_REMOVE, 2, 1));	/* never made ready */
+	CHECK(next(VIRTIO_CONSOLE_PORT_ADD, 2, 1));
+
+	/* A new driver: DEVICE_READY starts over, every port announced. */
+	vsp_reset(&sp);
+	CHECK(vsp_driver_ok(&sp, true, false));
+	CHECK(recv(0, VIRTIO_CONSOLE_DEVICE_READY, 1));
+	CHECK(!p->guest_connected && p->guest_state == VSP_GUEST_ADDED);
+	CHECK(next(VIRTIO_CONSOLE_PORT_ADD, 1, 1));
+	CHECK(next(VIRTIO_CONSOLE_PORT_ADD, 2, 1));
+	CHECK(quiet());
+	/* DEVICE_READY 0: the driver failed; nothing changes. */
+	vsp_reset(&sp);
+	CHECK(recv(0, VIRTIO_CONSOLE_DEVICE_READY, 0));
+	CHECK(!sp.device_ready);
+
+	/* Without MULTIPORT: the session ends, port 0 is the console. */
+	plug(0, 0, true, "");
+	CHECK(vsp_features_ok(&sp, false));
+	CHECK(sp.session == VSP_SESSION_NONE);
+	CHECK(!vsp_driver_ok(&sp, false, false));
+	CHECK(sp.session == VSP_SESSION_SINGLE && ports[0].guest_connected);
+	CHECK(quiet());
+	vsp_session_end(&sp);
+	CHECK(!ports[0].guest_connected && sp.session == VSP_SESSION_NONE);
+}
+
+/* Port ids reused while the driver lags. */
+static void test_id_reuse(void)
+{
+	struct vsp_port *old, *new;
+
+	setup();
+	up();
+	old = plug(1, 1, false, "old");
+	CHECK(next(VIRTIO_CONSOLE_PORT_ADD, 1, 1));
+	/* Unplugged before the driver answered, replaced at once. */
+	vsp_unplug(&sp, old, true);
+	CHECK(sp.stale_readies[1] == 1);
+	new = plug(3, 1, false, "new");
+	CHECK(new->replaces);
+	CHECK(next(VIRTIO_CONSOLE_PORT_REMOVE, 1, 1));
+	CHECK(next(VIRTIO_CONSOLE_PORT_ADD, 1, 1));
+	/* The old port's answer and PORT_OPEN are not the new port's. */
+	CHECK(recv(1, VIRTIO_CONSOLE_PORT_READY, 1));
+	CHECK(new->guest_state == VSP_GUEST_ADDED && new->replaces);
+	CHECK(recv(1, VIRTIO_CONSOLE_PORT_OPEN, 1));
+	CHECK(!new->guest_connected);
+	/* The new port's own answer: ready, fenced, its own. */
+	CHECK(recv(1, VIRTIO_CONSOLE_PORT_READY, 1));
+	CHECK(new->guest_state == VSP_GUEST_READY && !new->replaces);
+	CHECK(next(VIRTIO_CONSOLE_PORT_NAME, 1, 1));
+
+	/* A transmit ring that cannot be read keeps the quarantine. */
+	vsp_unplug(&sp, new, true);
+	CHECK(next(VIRTIO_CONSOLE_PORT_REMOVE, 1, 1));
+	new = plug(2, 1, false, "");
+	CHECK(next(VIRTIO_CONSOLE_PORT_ADD, 1, 1));
+	fence_ok = false;
+	CHECK(recv(1, VIRTIO_CONSOLE_PORT_READY, 1));
+	CHECK(new->guest_state == VSP_GUEST_READY && new->replaces);
+	CHECK(quiet());
+	/* A failed add answers too (PORT_READY 0). */
+	vsp_unplug(&sp, new, true);
+	CHECK(next(VIRTIO_CONSOLE_PORT_REMOVE, 1, 1));
+	new = plug(1, 1, false, "");
+	CHECK(next(VIRTIO_CONSOLE_PORT_ADD, 1, 1));
+	CHECK(recv(1, VIRTIO_CONSOLE_PORT_READY, 0));
+	CHECK(new->answered && new->guest_state == VSP_GUEST_ADDED);
+	/* Unplugged before PORT_ADD went out: withdrawn, no PORT_REMOVE. */
+	vsp_unplug(&sp, new, true);
+	new = plug(1, 1, false, "");
+	vsp_unplug(&sp, new, true);
+	CHECK(next(VIRTIO_CONSOLE_PORT_REMOVE, 1, 1));	/* the answered one */
+	CHECK(quiet());
+}
+
+/* What the driver sends is checked. */
+static void test_driver_input(void)
+{
+	struct virtio_console_control c = { .id = 1 };
+	struct vsp_recv_result res;
+
+	setup();
+	up();
+	CHECK(!vsp_recv(&sp, &c, sizeof(c) - 1, &res));	/* short */
+	CHECK(recv(NPORTS, VIRTIO_CONSOLE_PORT_READY, 1));	/* >= max */
+	CHECK(quiet());
+	/* A port the device does not have: told PORT_REMOVE. */
+	CHECK(recv(2, VIRTIO_CONSOLE_PORT_READY, 1));
+	CHECK(next(VIRTIO_CONSOLE_PORT_REMOVE, 2, 1));
+	CHECK(recv(2, VIRTIO_CONSOLE_PORT_READY, 0));	/* failed: nothing */
+	CHECK(recv(2, VIRTIO_CONSOLE_PORT_OPEN, 1));	/* no port: ignored */
+	CHECK(recv(2, 77, 1));				/* unknown event */
+	CHECK(recv(2, VIRTIO_CONSOLE_PORT_ADD, 1));	/* device's event */
+	CHECK(quiet());
+	c.event = VIRTIO_CONSOLE_PORT_READY;
+	c.value = 1;
+	CHECK(vsp_recv(&sp, &c, sizeof(c), &res) && !res.port &&
+	      res.id == 1 && res.event == VIRTIO_CONSOLE_PORT_READY);
+}
+
+int main(void)
+{
+	static const struct {
+		const char *name;
+		void (*fn)(void);
+	} tests[] = {
+		{ "session_order", test_session_order },
+		{ "changed_in_flight", test_changed_in_flight },
+		{ "resets", test_resets },
+		{ "id_reuse", test_id_reuse },
+		{ "driver_input", test_driver_input },
+	};
+	size_t i;
+	int before;
+
+	printf("TAP version 13\n1..%zu\n", ARRAY_SIZE(tests));
+	for (i = 0; i < ARRAY_SIZE(tests); i++) {
+		before = failed;
+		test_name = tests[i].name;
+		tests[i].fn();
+		printf("%s %zu proto_test: %s\n", failed == before ? "ok" : "not ok",
+		       i + 1, tests[i].name);
+	}
+	vsp_free(&sp);
+	printf("# %d checks, %d failed\n", checks, failed);
+	return failed ? 1 : 0;
+}
