@@ -18,6 +18,7 @@
 #include <linux/netlink.h>
 
 #include "kselftest_harness.h"
+#include "uevent.h"
 #include "vserial_lib.h"
 
 #define DEV_DIR		VS_CFG "/" VS_DEV
@@ -1041,38 +1042,19 @@ TEST_F_TIMEOUT(ports, log_collector_across_guest_restarts, 240)
 	free(expect);
 }
 
-/* Read NETLINK_KOBJECT_UEVENT messages until one for @devname says @want. */
-static int uevent_expect(int sk, const char *devname, const char *want,
+/* Read uevents until one for @devname says guest_connected is @want. */
+static int uevent_expect(int sk, const char *devname, int want,
 			 int timeout_ms)
 {
 	uint64_t end = vs_ms() + timeout_ms;
-	char buf[4096];
-	ssize_t n;
+	int val;
 
-	for (;;) {
-		int left = end - vs_ms();
-		struct pollfd pfd = { .fd = sk, .events = POLLIN };
-		bool ours = false, says = false;
-		char *q;
-
-		if (left <= 0 || poll(&pfd, 1, left) <= 0)
-			return -1;
-		n = recv(sk, buf, sizeof(buf) - 1, 0);
-		if (n <= 0)
-			continue;
-		buf[n] = '\0';
-		for (q = buf; q < buf + n; q += strlen(q) + 1) {
-			size_t ql = strlen(q), dl = strlen(devname);
-
-			if (!strncmp(q, "change@", 7) && ql > dl &&
-			    !strcmp(q + ql - dl, devname))
-				ours = true;
-			if (!strcmp(q, want))
-				says = true;
-		}
-		if (ours && says)
+	do {
+		val = uevent_next_connected(sk, devname, end - vs_ms());
+		if (val == want)
 			return 0;
-	}
+	} while (val >= 0);
+	return -1;
 }
 
 /*
@@ -1104,26 +1086,22 @@ TEST_F_TIMEOUT(ports, guest_connected_uevent, 120)
 
 	gfd = open(p->guest, O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, gfd);
-	EXPECT_EQ(0, uevent_expect(sk, devname, "VSERIAL_GUEST_CONNECTED=1",
-				   10000));
+	EXPECT_EQ(0, uevent_expect(sk, devname, 1, 10000));
 	pfd = (struct pollfd){ .fd = afd, .events = POLLPRI };
 	EXPECT_EQ(1, poll(&pfd, 1, 0)) TH_LOG("guest_connected not notified");
 	ASSERT_EQ(1, pread(afd, &c, 1, 0));
 	EXPECT_EQ('1', c);
 	close(gfd);
-	EXPECT_EQ(0, uevent_expect(sk, devname, "VSERIAL_GUEST_CONNECTED=0",
-				   10000));
+	EXPECT_EQ(0, uevent_expect(sk, devname, 0, 10000));
 	EXPECT_EQ(1, poll(&pfd, 1, 1000));
 	ASSERT_EQ(1, pread(afd, &c, 1, 0));
 	EXPECT_EQ('0', c);
 	/* The driver going away says so too. */
 	gfd = open(p->guest, O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, gfd);
-	EXPECT_EQ(0, uevent_expect(sk, devname, "VSERIAL_GUEST_CONNECTED=1",
-				   10000));
+	EXPECT_EQ(0, uevent_expect(sk, devname, 1, 10000));
 	close(gfd);
-	EXPECT_EQ(0, uevent_expect(sk, devname, "VSERIAL_GUEST_CONNECTED=0",
-				   10000));
+	EXPECT_EQ(0, uevent_expect(sk, devname, 0, 10000));
 	close(afd);
 	close(sk);
 }
@@ -1137,7 +1115,7 @@ TEST_F_TIMEOUT(ports, socat_outlives_guest, 120)
 	const char *out = "/tmp/port_test.socat";
 	struct vs_port *p;
 	char buf[64] = "";
-	int gfd, status;
+	int gfd, status, i;
 	pid_t pid;
 
 	ASSERT_EQ(0, vs_create(&self->dev, "console:," LOG_PORT, NULL, 2));
@@ -1151,20 +1129,17 @@ TEST_F_TIMEOUT(ports, socat_outlives_guest, 120)
 		       (char *)NULL);
 		_exit(127);
 	}
-	vs_sleep_ms(1000);
-	EXPECT_EQ(0, waitpid(pid, &status, WNOHANG))
-		TH_LOG("socat exited before the guest opened the port");
-	gfd = open(p->guest, O_WRONLY | O_CLOEXEC);
-	ASSERT_LE(0, gfd);
-	ASSERT_EQ(4, vs_write_full(gfd, "one\n", 4, 10000));
-	close(gfd);
-	vs_sleep_ms(1000);
-	EXPECT_EQ(0, waitpid(pid, &status, WNOHANG))
-		TH_LOG("socat exited when the guest closed the port");
-	gfd = open(p->guest, O_WRONLY | O_CLOEXEC);
-	ASSERT_LE(0, gfd);
-	ASSERT_EQ(4, vs_write_full(gfd, "two\n", 4, 10000));
-	close(gfd);
+	/* Before the guest opens, and after each time it closes. */
+	for (i = 0; i < 2; i++) {
+		vs_sleep_ms(1000);
+		EXPECT_EQ(0, waitpid(pid, &status, WNOHANG))
+			TH_LOG("socat exited %s", i ? "when the guest closed the port" :
+			       "before the guest opened the port");
+		gfd = open(p->guest, O_WRONLY | O_CLOEXEC);
+		ASSERT_LE(0, gfd);
+		ASSERT_EQ(4, vs_write_full(gfd, i ? "two\n" : "one\n", 4, 10000));
+		close(gfd);
+	}
 	vs_sleep_ms(1000);
 	EXPECT_LT(0, vs_read_str(out, buf, sizeof(buf)));
 	EXPECT_STREQ("one\ntwo", buf);

@@ -50,6 +50,7 @@
 #include <linux/userfaultfd.h>
 
 #include "kselftest_harness.h"
+#include "uevent.h"
 #include "vdpa_user.h"
 
 /*
@@ -3394,25 +3395,6 @@ FIXTURE_TEARDOWN(pause)
 	lc_teardown(&self->s);
 }
 
-/* Read up to @len bytes already there (O_NONBLOCK host end). */
-static size_t lc_read_avail(int fd, uint8_t *buf, size_t len, int wait_ms)
-{
-	size_t got = 0;
-	ssize_t n;
-
-	while (got < len) {
-		n = read(fd, buf + got, len - got);
-		if (n > 0) {
-			got += n;
-			continue;
-		}
-		if (n < 0 && errno == EAGAIN && vu_poll(fd, POLLIN, wait_ms) > 0)
-			continue;
-		break;
-	}
-	return got;
-}
-
 /* Take back the used transmit buffers; how many are still out. */
 static unsigned int lc_tx_outstanding(struct vu_vq *vq, int wait_ms)
 {
@@ -3475,7 +3457,7 @@ TEST_F(pause, vmm_stop_cont)
 	for (i = 0; i < 5; i++)
 		ASSERT_LE(0, vu_port_send(s->dev, 2, more + i * 3000, 3000,
 					  1 + i % 3, i % 2));
-	ASSERT_EQ(10, lc_read_avail(s->host[1], got, 10, 2000));
+	ASSERT_EQ(10, host_read_all(s->host[1], got, 10, 2000));
 	/* Host bytes on their way in, not yet taken by the guest. */
 	ASSERT_EQ(5, write(s->host[1], "early", 5));
 
@@ -3499,7 +3481,7 @@ TEST_F(pause, vmm_stop_cont)
 		TH_LOG("%s", vu_error());
 	}
 	/* The new host session starts with the next whole buffer. */
-	n = lc_read_avail(s->host[1], got, sizeof(more), 3000);
+	n = host_read_all(s->host[1], got, sizeof(more), 3000);
 	EXPECT_EQ(sizeof(more), n);
 	EXPECT_EQ(0, memcmp(got, more, n)) {
 		TH_LOG("a byte lost or read twice across the pause");
@@ -3551,10 +3533,10 @@ TEST_F(pause, half_read_line)
 		line[i] = i < 13 ? "one-from-L2 0"[i] : '0' + i % 10;
 	line[sizeof(line) - 1] = '\n';
 	ASSERT_LE(0, vu_port_send(s->dev, 2, line, sizeof(line), 1, false));
-	ASSERT_EQ(10, lc_read_avail(s->host[1], (uint8_t *)got, 10, 2000));
+	ASSERT_EQ(10, host_read_all(s->host[1], (uint8_t *)got, 10, 2000));
 	ASSERT_EQ(0, vu_vmm_stop(s->dev, variant->suspend));
 	ASSERT_EQ(0, vu_vmm_cont(s->dev));
-	n = lc_read_avail(s->host[1], (uint8_t *)got + 10, sizeof(got) - 10,
+	n = host_read_all(s->host[1], (uint8_t *)got + 10, sizeof(got) - 10,
 			  1000);
 	EXPECT_EQ(sizeof(line), n + 10) {
 		TH_LOG("read %.20s...", got);
@@ -3617,7 +3599,7 @@ TEST_F(lifecycle, guest_freeze_restore)
 	vu_fill_random(&seed, a, sizeof(a));
 	vu_fill_random(&seed, b, sizeof(b));
 	ASSERT_LE(0, vu_port_send(s->dev, 2, a, sizeof(a), 1, false));
-	ASSERT_EQ(10, lc_read_avail(s->host[1], got, 10, 2000));
+	ASSERT_EQ(10, host_read_all(s->host[1], got, 10, 2000));
 
 	ASSERT_EQ(0, vu_console_freeze(&s->con));
 	/* Asleep: the guest side is kept, the host end waits. */
@@ -3648,7 +3630,7 @@ TEST_F(lifecycle, guest_freeze_restore)
 
 	/* The same buffer, the same head, new bytes: read whole. */
 	ASSERT_LE(0, vu_port_send(s->dev, 2, b, sizeof(b), 1, false));
-	EXPECT_EQ(sizeof(b), lc_read_avail(s->host[1], got + 300,
+	EXPECT_EQ(sizeof(b), host_read_all(s->host[1], got + 300,
 					   sizeof(b), 2000));
 	EXPECT_EQ(0, memcmp(got + 300, b, sizeof(b))) {
 		TH_LOG("the new chain was taken for the old one");
@@ -3759,7 +3741,7 @@ TEST_F(lifecycle, id_reuse_slow_driver)
 	expect_msg(_metadata, s, 3, VIRTIO_CONSOLE_PORT_OPEN, 1, NULL);
 	ASSERT_EQ(0, vu_console_open_port(&s->con, 3));
 	ASSERT_LE(0, vu_port_send(s->dev, 3, "NEW", 3, 1, false));
-	EXPECT_EQ(3, lc_read_avail(fd, (uint8_t *)buf, sizeof(buf), 1000));
+	EXPECT_EQ(3, host_read_all(fd, (uint8_t *)buf, sizeof(buf), 1000));
 	EXPECT_EQ(0, memcmp(buf, "NEW", 3)) {
 		TH_LOG("the new port read '%.*s'", 8, buf);
 	}
@@ -3816,7 +3798,7 @@ static void lc_close_mid_buffer(struct __test_metadata *_metadata,
 	vu_fill_random(&seed, b, sizeof(b));
 	ASSERT_LE(0, vu_port_send(s->dev, 2, a, sizeof(a), 2, false));
 	ASSERT_LE(0, vu_port_send(s->dev, 2, b, sizeof(b), 1, false));
-	ASSERT_EQ(10, lc_read_avail(s->host[1], got, 10, 2000));
+	ASSERT_EQ(10, host_read_all(s->host[1], got, 10, 2000));
 	if (pause >= 0)
 		ASSERT_EQ(0, vu_vmm_stop(s->dev, pause));
 	close(s->host[1]);
@@ -3824,7 +3806,7 @@ static void lc_close_mid_buffer(struct __test_metadata *_metadata,
 	ASSERT_LE(0, s->host[1]);
 	if (pause >= 0)
 		ASSERT_EQ(0, vu_vmm_cont(s->dev));
-	EXPECT_EQ(sizeof(b), lc_read_avail(s->host[1], got, sizeof(got),
+	EXPECT_EQ(sizeof(b), host_read_all(s->host[1], got, sizeof(got),
 					   1000));
 	EXPECT_EQ(0, memcmp(got, b, sizeof(b)));
 	EXPECT_EQ(990, port_attr(s->name, 2, "stats/bytes_discarded"));
@@ -3868,7 +3850,7 @@ TEST_F(lifecycle, host_end_outlives_guest)
 	ASSERT_EQ(0, vu_console_open_port(&s->con, 2));
 	EXPECT_EQ(0, vu_poll(fd, POLLIN | POLLRDHUP, 0));
 	ASSERT_LE(0, vu_port_send(s->dev, 2, "one", 3, 1, false));
-	EXPECT_EQ(3, lc_read_avail(fd, (uint8_t *)buf, 3, 1000));
+	EXPECT_EQ(3, host_read_all(fd, (uint8_t *)buf, 3, 1000));
 	ASSERT_EQ(0, vu_ctrl_send(s->dev, 2, VIRTIO_CONSOLE_PORT_OPEN, 0));
 	EXPECT_EQ(-1, read(fd, buf, sizeof(buf)));
 	EXPECT_EQ(EAGAIN, errno);
@@ -3887,7 +3869,7 @@ TEST_F(lifecycle, host_end_outlives_guest)
 	EXPECT_EQ(1, s->con.ports[2].host_open);
 	ASSERT_EQ(0, vu_console_open_port(&s->con, 2));
 	ASSERT_LE(0, vu_port_send(s->dev, 2, "two", 3, 1, false));
-	EXPECT_EQ(3, lc_read_avail(fd, (uint8_t *)buf, 3, 1000));
+	EXPECT_EQ(3, host_read_all(fd, (uint8_t *)buf, 3, 1000));
 	EXPECT_EQ(0, memcmp(buf, "two", 3));
 	close(fd);
 }
@@ -3994,36 +3976,14 @@ TEST_F(lifecycle, new_driver_wakes_poller)
 static int lc_count_uevents(int sk, const char *devname, int ms, int *last)
 {
 	uint64_t end = vu_now_ms() + ms;
-	char buf[4096], *q;
-	int count = 0;
-	ssize_t n;
+	int count = 0, val;
 
-	for (;;) {
-		int left = end - vu_now_ms();
-		struct pollfd pfd = { .fd = sk, .events = POLLIN };
-		bool ours = false;
-		int val = -1;
-
-		if (left <= 0 || poll(&pfd, 1, left) <= 0)
-			return count;
-		n = recv(sk, buf, sizeof(buf) - 1, 0);
-		if (n <= 0)
-			continue;
-		buf[n] = '\0';
-		for (q = buf; q < buf + n; q += strlen(q) + 1) {
-			size_t ql = strlen(q), dl = strlen(devname);
-
-			if (!strncmp(q, "change@", 7) && ql > dl &&
-			    !strcmp(q + ql - dl, devname))
-				ours = true;
-			if (!strncmp(q, "VSERIAL_GUEST_CONNECTED=", 24))
-				val = atoi(q + 24);
-		}
-		if (ours && val >= 0) {
-			count++;
-			*last = val;
-		}
+	while ((val = uevent_next_connected(sk, devname,
+					    end - vu_now_ms())) >= 0) {
+		count++;
+		*last = val;
 	}
+	return count;
 }
 
 /*

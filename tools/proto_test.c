@@ -6,18 +6,9 @@
  * checks on what the driver sends.  Prints TAP.
  */
 #include "vserial_proto.h"
+#include "unit.h"
 
-static int failed, checks;
-static const char *test_name;
-
-#define CHECK(c) do {							\
-	checks++;							\
-	if (!(c)) {							\
-		failed++;						\
-		printf("# %s:%d: %s: CHECK(%s) failed\n", __FILE__,	\
-		       __LINE__, test_name, #c);			\
-	}								\
-} while (0)
+UNIT_GLOBALS;
 
 #define NPORTS	4
 
@@ -83,7 +74,7 @@ static bool next(u16 event, u32 id, u16 value)
 		return false;
 	if (tok.m.hdr.event != event || tok.m.hdr.id != id ||
 	    tok.m.hdr.value != value) {
-		printf("# %s: got event %u id %u value %u\n", test_name,
+		printf("# %s: got event %u id %u value %u\n", unit_name,
 		       tok.m.hdr.event, tok.m.hdr.id, tok.m.hdr.value);
 		return false;
 	}
@@ -324,28 +315,16 @@ static void test_driver_input(void)
 
 int main(void)
 {
-	static const struct {
-		const char *name;
-		void (*fn)(void);
-	} tests[] = {
+	static const struct unit_test tests[] = {
 		{ "session_order", test_session_order },
 		{ "changed_in_flight", test_changed_in_flight },
 		{ "resets", test_resets },
 		{ "id_reuse", test_id_reuse },
 		{ "driver_input", test_driver_input },
 	};
-	size_t i;
-	int before;
+	int r;
 
-	printf("TAP version 13\n1..%zu\n", ARRAY_SIZE(tests));
-	for (i = 0; i < ARRAY_SIZE(tests); i++) {
-		before = failed;
-		test_name = tests[i].name;
-		tests[i].fn();
-		printf("%s %zu proto_test: %s\n", failed == before ? "ok" : "not ok",
-		       i + 1, tests[i].name);
-	}
+	r = unit_run("proto_test", tests, ARRAY_SIZE(tests));
 	vsp_free(&sp);
-	printf("# %d checks, %d failed\n", checks, failed);
-	return failed ? 1 : 0;
+	return r;
 }

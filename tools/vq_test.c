@@ -12,18 +12,9 @@
 
 #include "vserial_vq.h"
 #include "guest.h"
+#include "unit.h"
 
-static int failed, checks;
-static const char *test_name;
-
-#define CHECK(c) do {							\
-	checks++;							\
-	if (!(c)) {							\
-		failed++;						\
-		printf("# %s:%d: %s: CHECK(%s) failed\n", __FILE__,	\
-		       __LINE__, test_name, #c);			\
-	}								\
-} while (0)
+UNIT_GLOBALS;
 
 struct fx {
 	struct device dev;
@@ -622,10 +613,7 @@ static void test_iter(void)
 
 int main(void)
 {
-	static const struct {
-		const char *name;
-		void (*fn)(void);
-	} tests[] = {
+	static const struct unit_test tests[] = {
 		{ "tx_read", test_tx_read },
 		{ "rx_write_chain", test_rx_write_chain },
 		{ "ring_size_and_alignment", test_ring_size_and_alignment },
@@ -639,18 +627,9 @@ int main(void)
 		{ "fence_and_abandon", test_fence_and_abandon },
 		{ "iter", test_iter },
 	};
-	size_t i;
-	int before;
+	int r;
 
 	arena_init();
-	printf("TAP version 13\n1..%zu\n", ARRAY_SIZE(tests));
-	for (i = 0; i < ARRAY_SIZE(tests); i++) {
-		before = failed;
-		test_name = tests[i].name;
-		tests[i].fn();
-		printf("%s %zu vq_test: %s\n", failed == before ? "ok" : "not ok",
-		       i + 1, tests[i].name);
-	}
-	printf("# %d checks, %d failed\n", checks, failed);
-	return failed ? 1 : 0;
+	r = unit_run("vq_test", tests, ARRAY_SIZE(tests));
+	return r;
 }
