@@ -49,6 +49,8 @@
 #define OTHER		"vsf1"
 #define VPORTS		"console:,fz.one,fz.two"
 #define NPORTS		3
+/* The victim's max_nr_ports: ids NPORTS.. exist in config space only. */
+#define MAX_PORTS	8
 #define MAX_NUM		64
 #define MAX_SLOT	4096
 #define ARENA		(4 << 20)
@@ -672,7 +674,7 @@ static int fz_episode(struct __test_metadata *_metadata, struct fz *f)
 	vu_console_free(&f->vc);
 	memset(&f->vc, 0, sizeof(f->vc));
 	f->vc.dev = f->v;
-	f->vc.nports = multi ? 4 : 1;
+	f->vc.nports = multi ? MAX_PORTS : 1;
 	f->vc.ports = calloc(f->vc.nports, sizeof(*f->vc.ports));
 	if (multi) {
 		if (vu_console_handshake(&f->vc, NPORTS) || f->vc.unexpected) {
@@ -824,7 +826,7 @@ static int fz_side(struct __test_metadata *_metadata, const char *name,
 	struct vu_opts opts = { .arena_size = ARENA };
 
 	vu_dev_del(name);
-	if (vu_set_params(8, ports) ||
+	if (vu_set_params(MAX_PORTS, ports) ||
 	    vu_dev_add(name, 0, "vhost_vdpa") ||
 	    vu_set_params(VU_DEFAULT_MAX_PORTS, VU_DEFAULT_PORTS) ||
 	    vu_open(name, &opts, d)) {
