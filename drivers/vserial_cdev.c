@@ -12,14 +12,16 @@
 #include <linux/uaccess.h>
 #include <linux/uio.h>
 
-#include "vserial.h"
+#include "vserial_cdev.h"
+#include "vserial_ctrl.h"
+#include "vserial_port.h"
 
 #define VSERIAL_MINORS	BIT(16)
 
-static dev_t vserial_devt;
-static DEFINE_IDA(vserial_minor_ida);
+static dev_t vserial_cdev_devt;
+static DEFINE_IDA(vserial_cdev_minor_ida);
 
-static int vserial_open(struct inode *inode, struct file *file)
+static int vserial_cdev_open(struct inode *inode, struct file *file)
 {
 	struct vserial_port *port =
 		container_of(inode->i_cdev, struct vserial_port, cdev);
@@ -32,13 +34,13 @@ static int vserial_open(struct inode *inode, struct file *file)
 	return stream_open(inode, file);
 }
 
-static int vserial_release(struct inode *inode, struct file *file)
+static int vserial_cdev_release(struct inode *inode, struct file *file)
 {
 	vserial_port_host_close(file->private_data);
 	return 0;
 }
 
-static ssize_t vserial_read_iter(struct kiocb *iocb, struct iov_iter *to)
+static ssize_t vserial_cdev_read_iter(struct kiocb *iocb, struct iov_iter *to)
 {
 	struct vserial_port *port = iocb->ki_filp->private_data;
 
@@ -46,7 +48,8 @@ static ssize_t vserial_read_iter(struct kiocb *iocb, struct iov_iter *to)
 				 (iocb->ki_filp->f_flags & O_NONBLOCK));
 }
 
-static ssize_t vserial_write_iter(struct kiocb *iocb, struct iov_iter *from)
+static ssize_t vserial_cdev_write_iter(struct kiocb *iocb,
+				       struct iov_iter *from)
 {
 	struct vserial_port *port = iocb->ki_filp->private_data;
 
@@ -54,7 +57,7 @@ static ssize_t vserial_write_iter(struct kiocb *iocb, struct iov_iter *from)
 				  (iocb->ki_filp->f_flags & O_NONBLOCK));
 }
 
-static __poll_t vserial_poll(struct file *file, poll_table *wait)
+static __poll_t vserial_cdev_poll(struct file *file, poll_table *wait)
 {
 	struct vserial_port *port = file->private_data;
 
@@ -66,8 +69,8 @@ static __poll_t vserial_poll(struct file *file, poll_table *wait)
  * The console size of a console port: TIOCSWINSZ sends it to the driver
  * (RESIZE), TIOCGWINSZ reads it back.  Not a tty otherwise.
  */
-static long vserial_ioctl(struct file *file, unsigned int cmd,
-			  unsigned long arg)
+static long vserial_cdev_ioctl(struct file *file, unsigned int cmd,
+			       unsigned long arg)
 {
 	struct vserial_port *port = file->private_data;
 	void __user *argp = (void __user *)arg;
@@ -91,18 +94,18 @@ static long vserial_ioctl(struct file *file, unsigned int cmd,
 	}
 }
 
-static const struct file_operations vserial_fops = {
+static const struct file_operations vserial_cdev_fops = {
 	.owner = THIS_MODULE,
-	.open = vserial_open,
-	.release = vserial_release,
-	.read_iter = vserial_read_iter,
-	.write_iter = vserial_write_iter,
-	.poll = vserial_poll,
-	.unlocked_ioctl = vserial_ioctl,
+	.open = vserial_cdev_open,
+	.release = vserial_cdev_release,
+	.read_iter = vserial_cdev_read_iter,
+	.write_iter = vserial_cdev_write_iter,
+	.poll = vserial_cdev_poll,
+	.unlocked_ioctl = vserial_cdev_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 };
 
-static struct vserial_port *dev_to_port(struct device *dev)
+static struct vserial_port *vserial_cdev_port_of(struct device *dev)
 {
 	return container_of(dev, struct vserial_port, dev);
 }
@@ -110,56 +113,62 @@ static struct vserial_port *dev_to_port(struct device *dev)
 static ssize_t name_show(struct device *dev, struct device_attribute *attr,
 			 char *buf)
 {
-	return sysfs_emit(buf, "%s\n", dev_to_port(dev)->name);
+	return sysfs_emit(buf, "%s\n", vserial_cdev_port_of(dev)->name);
 }
 static DEVICE_ATTR_RO(name);
 
 static ssize_t port_id_show(struct device *dev, struct device_attribute *attr,
 			    char *buf)
 {
-	return sysfs_emit(buf, "%u\n", dev_to_port(dev)->id);
+	return sysfs_emit(buf, "%u\n", vserial_cdev_port_of(dev)->id);
 }
 static DEVICE_ATTR_RO(port_id);
 
 static ssize_t console_show(struct device *dev, struct device_attribute *attr,
 			    char *buf)
 {
-	return sysfs_emit(buf, "%d\n", dev_to_port(dev)->console);
+	return sysfs_emit(buf, "%d\n", vserial_cdev_port_of(dev)->console);
 }
 static DEVICE_ATTR_RO(console);
 
 static ssize_t vdpa_device_show(struct device *dev,
 				struct device_attribute *attr, char *buf)
 {
-	return sysfs_emit(buf, "%s\n", dev_name(&dev_to_port(dev)->vs->vdpa.dev));
+	struct vserial_port *port = vserial_cdev_port_of(dev);
+
+	return sysfs_emit(buf, "%s\n", dev_name(&port->vs->vdpa.dev));
 }
 static DEVICE_ATTR_RO(vdpa_device);
 
 static ssize_t guest_connected_show(struct device *dev,
 				    struct device_attribute *attr, char *buf)
 {
-	return sysfs_emit(buf, "%d\n",
-			  READ_ONCE(dev_to_port(dev)->cp.guest_connected));
+	struct vserial_port *port = vserial_cdev_port_of(dev);
+
+	return sysfs_emit(buf, "%d\n", READ_ONCE(port->cp.guest_connected));
 }
 static DEVICE_ATTR_RO(guest_connected);
 
 static ssize_t host_connected_show(struct device *dev,
 				   struct device_attribute *attr, char *buf)
 {
-	return sysfs_emit(buf, "%d\n", test_bit(VSERIAL_PORT_HOST_OPEN,
-						&dev_to_port(dev)->flags));
+	struct vserial_port *port = vserial_cdev_port_of(dev);
+
+	return sysfs_emit(buf, "%d\n",
+			  test_bit(VSERIAL_PORT_HOST_OPEN, &port->flags));
 }
 static DEVICE_ATTR_RO(host_connected);
 
 static ssize_t console_dropped_show(struct device *dev,
 				    struct device_attribute *attr, char *buf)
 {
-	return sysfs_emit(buf, "%lld\n",
-			  atomic64_read(&dev_to_port(dev)->cons_dropped));
+	struct vserial_port *port = vserial_cdev_port_of(dev);
+
+	return sysfs_emit(buf, "%lld\n", atomic64_read(&port->cons_dropped));
 }
 static DEVICE_ATTR_RO(console_dropped);
 
-static struct attribute *vserial_port_attrs[] = {
+static struct attribute *vserial_cdev_attrs[] = {
 	&dev_attr_name.attr,
 	&dev_attr_port_id.attr,
 	&dev_attr_console.attr,
@@ -171,33 +180,34 @@ static struct attribute *vserial_port_attrs[] = {
 };
 
 /* console_dropped only means something for a console port. */
-static umode_t vserial_port_attr_visible(struct kobject *kobj,
+static umode_t vserial_cdev_attr_visible(struct kobject *kobj,
 					 struct attribute *attr, int n)
 {
-	struct vserial_port *port = dev_to_port(kobj_to_dev(kobj));
+	struct vserial_port *port = vserial_cdev_port_of(kobj_to_dev(kobj));
 
 	if (attr == &dev_attr_console_dropped.attr && !port->console)
 		return 0;
 	return attr->mode;
 }
 
-static const struct attribute_group vserial_port_group = {
-	.attrs = vserial_port_attrs,
-	.is_visible = vserial_port_attr_visible,
+static const struct attribute_group vserial_cdev_group = {
+	.attrs = vserial_cdev_attrs,
+	.is_visible = vserial_cdev_attr_visible,
 };
 
 /* stats/: counters since the port was plugged. */
-struct vserial_stat_attr {
+struct vserial_cdev_stat_attr {
 	struct device_attribute attr;
 	size_t offset;		/* in struct vserial_port_stats */
 };
 
-static ssize_t vserial_stat_show(struct device *dev,
-				 struct device_attribute *attr, char *buf)
+static ssize_t vserial_cdev_stat_show(struct device *dev,
+				      struct device_attribute *attr, char *buf)
 {
-	struct vserial_stat_attr *sa =
-		container_of(attr, struct vserial_stat_attr, attr);
-	atomic64_t *stat = (void *)&dev_to_port(dev)->stats + sa->offset;
+	struct vserial_cdev_stat_attr *sa =
+		container_of(attr, struct vserial_cdev_stat_attr, attr);
+	struct vserial_port *port = vserial_cdev_port_of(dev);
+	atomic64_t *stat = (void *)&port->stats + sa->offset;
 
 	return sysfs_emit(buf, "%lld\n", atomic64_read(stat));
 }
@@ -205,12 +215,12 @@ static ssize_t vserial_stat_show(struct device *dev,
 #define VSERIAL_STAT(_name) {						\
 	.attr = {							\
 		.attr = { .name = __stringify(_name), .mode = 0444 },	\
-		.show = vserial_stat_show,				\
+		.show = vserial_cdev_stat_show,				\
 	},								\
 	.offset = offsetof(struct vserial_port_stats, _name),		\
 }
 
-static struct vserial_stat_attr vserial_stats[] = {
+static struct vserial_cdev_stat_attr vserial_cdev_stats[] = {
 	VSERIAL_STAT(bytes_to_guest),
 	VSERIAL_STAT(buffers_to_guest),
 	VSERIAL_STAT(bytes_from_guest),
@@ -221,56 +231,56 @@ static struct vserial_stat_attr vserial_stats[] = {
 	VSERIAL_STAT(ctrl_queued),
 };
 
-static struct attribute *vserial_stats_attrs[] = {
-	&vserial_stats[0].attr.attr,
-	&vserial_stats[1].attr.attr,
-	&vserial_stats[2].attr.attr,
-	&vserial_stats[3].attr.attr,
-	&vserial_stats[4].attr.attr,
-	&vserial_stats[5].attr.attr,
-	&vserial_stats[6].attr.attr,
-	&vserial_stats[7].attr.attr,
+static struct attribute *vserial_cdev_stats_attrs[] = {
+	&vserial_cdev_stats[0].attr.attr,
+	&vserial_cdev_stats[1].attr.attr,
+	&vserial_cdev_stats[2].attr.attr,
+	&vserial_cdev_stats[3].attr.attr,
+	&vserial_cdev_stats[4].attr.attr,
+	&vserial_cdev_stats[5].attr.attr,
+	&vserial_cdev_stats[6].attr.attr,
+	&vserial_cdev_stats[7].attr.attr,
 	NULL,
 };
 
-static const struct attribute_group vserial_stats_group = {
+static const struct attribute_group vserial_cdev_stats_group = {
 	.name = "stats",
-	.attrs = vserial_stats_attrs,
+	.attrs = vserial_cdev_stats_attrs,
 };
 
-static const struct attribute_group *vserial_port_groups[] = {
-	&vserial_port_group,
-	&vserial_stats_group,
+static const struct attribute_group *vserial_cdev_groups[] = {
+	&vserial_cdev_group,
+	&vserial_cdev_stats_group,
 	NULL,
 };
 
-static char *vserial_devnode(const struct device *dev, umode_t *mode)
+static char *vserial_cdev_devnode(const struct device *dev, umode_t *mode)
 {
 	if (mode)
 		*mode = 0600;
 	return NULL;
 }
 
-static const struct class vserial_class = {
+static const struct class vserial_cdev_class = {
 	.name = "vserial",
-	.devnode = vserial_devnode,
-	.dev_groups = vserial_port_groups,
+	.devnode = vserial_cdev_devnode,
+	.dev_groups = vserial_cdev_groups,
 };
 
 /* Final put of a port's device: no file refers to it any more. */
-static void vserial_cdev_release(struct device *dev)
+static void vserial_cdev_port_release(struct device *dev)
 {
 	struct vserial_port *port = container_of(dev, struct vserial_port, dev);
 	struct vserial_dev *vs = port->vs;
 
-	ida_free(&vserial_minor_ida, port->minor);
+	ida_free(&vserial_cdev_minor_ida, port->minor);
 	vserial_port_free(port);
 	put_device(&vs->vdpa.dev);
 }
 
 /*
  * Give a new port its struct device and minor; from here on the port is
- * freed by its release (vserial_cdev_release()).  On failure the port is
+ * freed by its release (vserial_cdev_port_release()).  On failure the port is
  * gone.
  */
 static int vserial_cdev_prepare(struct vserial_port *port)
@@ -278,7 +288,7 @@ static int vserial_cdev_prepare(struct vserial_port *port)
 	struct vserial_dev *vs = port->vs;
 	int minor, ret;
 
-	minor = ida_alloc_max(&vserial_minor_ida, VSERIAL_MINORS - 1,
+	minor = ida_alloc_max(&vserial_cdev_minor_ida, VSERIAL_MINORS - 1,
 			      GFP_KERNEL);
 	if (minor < 0) {
 		vserial_port_free(port);
@@ -289,13 +299,13 @@ static int vserial_cdev_prepare(struct vserial_port *port)
 	device_initialize(&port->dev);
 	/* No power management: no power/ directory, no PM list entry. */
 	device_set_pm_not_required(&port->dev);
-	port->dev.class = &vserial_class;
+	port->dev.class = &vserial_cdev_class;
 	port->dev.parent = &vs->vdpa.dev;
-	port->dev.devt = MKDEV(MAJOR(vserial_devt), minor);
-	port->dev.release = vserial_cdev_release;
-	/* Dropped by vserial_cdev_release(). */
+	port->dev.devt = MKDEV(MAJOR(vserial_cdev_devt), minor);
+	port->dev.release = vserial_cdev_port_release;
+	/* Dropped by vserial_cdev_port_release(). */
 	get_device(&vs->vdpa.dev);
-	cdev_init(&port->cdev, &vserial_fops);
+	cdev_init(&port->cdev, &vserial_cdev_fops);
 	port->cdev.owner = THIS_MODULE;
 
 	ret = dev_set_name(&port->dev, "vserial%d", minor);
@@ -445,9 +455,9 @@ const struct vserial_dev_hooks vserial_cdev_hooks = {
 	.init = vserial_ctrl_init,
 	.kick = vserial_port_kick,
 	.ctrl_kick = vserial_ctrl_handle_tx,
-	.work = vserial_ports_work,
+	.work = vserial_port_work,
 	.notify = vserial_cdev_notify_all,
-	.wake_all = vserial_ports_wake_all,
+	.wake_all = vserial_port_wake_all,
 	.wake_vq = vserial_port_wake_vq,
 	.emerg_write = vserial_port_emerg_write,
 	.reset = vserial_ctrl_reset,
@@ -461,18 +471,19 @@ int vserial_cdev_init(void)
 {
 	int ret;
 
-	ret = alloc_chrdev_region(&vserial_devt, 0, VSERIAL_MINORS, "vserial");
+	ret = alloc_chrdev_region(&vserial_cdev_devt, 0, VSERIAL_MINORS,
+				  "vserial");
 	if (ret)
 		return ret;
-	ret = class_register(&vserial_class);
+	ret = class_register(&vserial_cdev_class);
 	if (ret)
-		unregister_chrdev_region(vserial_devt, VSERIAL_MINORS);
+		unregister_chrdev_region(vserial_cdev_devt, VSERIAL_MINORS);
 	return ret;
 }
 
 void vserial_cdev_exit(void)
 {
-	class_unregister(&vserial_class);
-	unregister_chrdev_region(vserial_devt, VSERIAL_MINORS);
-	ida_destroy(&vserial_minor_ida);
+	class_unregister(&vserial_cdev_class);
+	unregister_chrdev_region(vserial_cdev_devt, VSERIAL_MINORS);
+	ida_destroy(&vserial_cdev_minor_ida);
 }

@@ -37,30 +37,35 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 
-#include "vserial.h"
+#include "vserial_cdev.h"
+#include "vserial_cfg.h"
+#include "vserial_parse.h"
+#include "vserial_port.h"
 
 /*
  * Module parameters: the ports and max_nr_ports of a device made without
  * a template in configfs (vserial_cfg_from_params()).
  */
-static unsigned int vserial_max_ports = 31;
+static unsigned int vserial_cfg_max_ports_param = 31;
 
-static int max_ports_set(const char *val, const struct kernel_param *kp)
+static int vserial_cfg_max_ports_set(const char *val,
+				     const struct kernel_param *kp)
 {
 	return param_set_uint_minmax(val, kp, 1, VSERIAL_MAX_PORTS);
 }
 
-static const struct kernel_param_ops max_ports_ops = {
-	.set = max_ports_set,
+static const struct kernel_param_ops vserial_cfg_max_ports_ops = {
+	.set = vserial_cfg_max_ports_set,
 	.get = param_get_uint,
 };
 
-module_param_cb(max_ports, &max_ports_ops, &vserial_max_ports, 0644);
+module_param_cb(max_ports, &vserial_cfg_max_ports_ops,
+		&vserial_cfg_max_ports_param, 0644);
 MODULE_PARM_DESC(max_ports,
 		 "max_nr_ports of each new device without a configfs template, 1-511 (default 31); read at each \"vdpa dev add\"");
 
-static char *vserial_ports = "console:,org.qemu.guest_agent.0";
-module_param_named(ports, vserial_ports, charp, 0644);
+static char *vserial_cfg_ports_param = "console:,org.qemu.guest_agent.0";
+module_param_named(ports, vserial_cfg_ports_param, charp, 0644);
 MODULE_PARM_DESC(ports,
 		 "Initial ports of each new device without a configfs template, comma separated: NAME for a port, console:NAME (NAME may be empty) for a console port. Ids follow the list from 1; the first console port takes id 0 (default \"console:,org.qemu.guest_agent.0\")");
 
@@ -97,15 +102,15 @@ struct vserial_cfg_port {
 	struct vserial_port *port;		/* while plugged */
 };
 
-static struct configfs_subsystem vserial_subsys;
+static struct configfs_subsystem vserial_cfg_subsys;
 
-static struct vserial_cfg_dev *to_cfg_dev(struct config_item *item)
+static struct vserial_cfg_dev *vserial_cfg_dev_of(struct config_item *item)
 {
 	return container_of(to_config_group(item), struct vserial_cfg_dev,
 			    group);
 }
 
-static struct vserial_cfg_port *to_cfg_port(struct config_item *item)
+static struct vserial_cfg_port *vserial_cfg_port_of(struct config_item *item)
 {
 	return container_of(to_config_group(item), struct vserial_cfg_port,
 			    group);
@@ -257,7 +262,7 @@ static void vserial_cfg_port_destroy(struct vserial_cfg_port *cp,
 static ssize_t vserial_cfg_port_name_show(struct config_item *item,
 					  char *page)
 {
-	struct vserial_cfg_port *cp = to_cfg_port(item);
+	struct vserial_cfg_port *cp = vserial_cfg_port_of(item);
 	ssize_t ret;
 
 	mutex_lock(&vserial_cfg_mutex);
@@ -269,7 +274,7 @@ static ssize_t vserial_cfg_port_name_show(struct config_item *item,
 static ssize_t vserial_cfg_port_name_store(struct config_item *item,
 					   const char *page, size_t count)
 {
-	struct vserial_cfg_port *cp = to_cfg_port(item);
+	struct vserial_cfg_port *cp = vserial_cfg_port_of(item);
 	char name[VSERIAL_PORT_NAME_MAX + 2];
 	char *p;
 	int ret;
@@ -296,7 +301,7 @@ static ssize_t vserial_cfg_port_name_store(struct config_item *item,
 
 static ssize_t vserial_cfg_port_id_show(struct config_item *item, char *page)
 {
-	struct vserial_cfg_port *cp = to_cfg_port(item);
+	struct vserial_cfg_port *cp = vserial_cfg_port_of(item);
 	ssize_t ret;
 	int id;
 
@@ -310,7 +315,7 @@ static ssize_t vserial_cfg_port_id_show(struct config_item *item, char *page)
 static ssize_t vserial_cfg_port_id_store(struct config_item *item,
 					 const char *page, size_t count)
 {
-	struct vserial_cfg_port *cp = to_cfg_port(item);
+	struct vserial_cfg_port *cp = vserial_cfg_port_of(item);
 	unsigned int id;
 	int ret = 0;
 
@@ -340,13 +345,15 @@ static ssize_t vserial_cfg_port_id_store(struct config_item *item,
 static ssize_t vserial_cfg_port_console_show(struct config_item *item,
 					     char *page)
 {
-	return sysfs_emit(page, "%d\n", READ_ONCE(to_cfg_port(item)->console));
+	struct vserial_cfg_port *port = vserial_cfg_port_of(item);
+
+	return sysfs_emit(page, "%d\n", READ_ONCE(port->console));
 }
 
 static ssize_t vserial_cfg_port_console_store(struct config_item *item,
 					      const char *page, size_t count)
 {
-	struct vserial_cfg_port *cp = to_cfg_port(item);
+	struct vserial_cfg_port *cp = vserial_cfg_port_of(item);
 	bool console;
 	int ret;
 
@@ -366,13 +373,15 @@ static ssize_t vserial_cfg_port_console_store(struct config_item *item,
 static ssize_t vserial_cfg_port_enable_show(struct config_item *item,
 					    char *page)
 {
-	return sysfs_emit(page, "%d\n", READ_ONCE(to_cfg_port(item)->enabled));
+	struct vserial_cfg_port *port = vserial_cfg_port_of(item);
+
+	return sysfs_emit(page, "%d\n", READ_ONCE(port->enabled));
 }
 
 static ssize_t vserial_cfg_port_enable_store(struct config_item *item,
 					     const char *page, size_t count)
 {
-	struct vserial_cfg_port *cp = to_cfg_port(item);
+	struct vserial_cfg_port *cp = vserial_cfg_port_of(item);
 	bool enable;
 	int ret;
 
@@ -401,7 +410,7 @@ out:
 
 static ssize_t vserial_cfg_port_dev_show(struct config_item *item, char *page)
 {
-	struct vserial_cfg_port *cp = to_cfg_port(item);
+	struct vserial_cfg_port *cp = vserial_cfg_port_of(item);
 	ssize_t ret;
 
 	mutex_lock(&vserial_cfg_mutex);
@@ -430,7 +439,7 @@ static struct configfs_attribute *vserial_cfg_port_attrs[] = {
 
 static void vserial_cfg_port_release(struct config_item *item)
 {
-	kfree(to_cfg_port(item));
+	kfree(vserial_cfg_port_of(item));
 }
 
 static struct configfs_item_operations vserial_cfg_port_item_ops = {
@@ -497,7 +506,7 @@ static struct config_group *vserial_cfg_port_make(struct config_group *group,
 static void vserial_cfg_port_drop(struct config_group *group,
 				  struct config_item *item)
 {
-	struct vserial_cfg_port *cp = to_cfg_port(item);
+	struct vserial_cfg_port *cp = vserial_cfg_port_of(item);
 	struct vserial_cfg_dev *cfg = cp->cfg;
 
 	mutex_lock(&vserial_cfg_mutex);
@@ -506,7 +515,7 @@ static void vserial_cfg_port_drop(struct config_group *group,
 	/* A left-over kernel-made directory goes with its last such port. */
 	if (!--cfg->user_ports && cfg->kernel_made && !cfg->vs && !cfg->dying) {
 		cfg->dying = true;
-		queue_work(vserial_wq, &cfg->unregister_work);
+		queue_work(vserial_dev_wq, &cfg->unregister_work);
 	}
 	mutex_unlock(&vserial_cfg_mutex);
 	config_item_put(item);
@@ -527,13 +536,15 @@ static const struct config_item_type vserial_cfg_ports_type = {
 static ssize_t vserial_cfg_dev_max_ports_show(struct config_item *item,
 					      char *page)
 {
-	return sysfs_emit(page, "%u\n", READ_ONCE(to_cfg_dev(item)->max_ports));
+	struct vserial_cfg_dev *cfg = vserial_cfg_dev_of(item);
+
+	return sysfs_emit(page, "%u\n", READ_ONCE(cfg->max_ports));
 }
 
 static ssize_t vserial_cfg_dev_max_ports_store(struct config_item *item,
 					       const char *page, size_t count)
 {
-	struct vserial_cfg_dev *cfg = to_cfg_dev(item);
+	struct vserial_cfg_dev *cfg = vserial_cfg_dev_of(item);
 	struct vserial_cfg_port *cp;
 	unsigned int max;
 	int ret;
@@ -565,7 +576,7 @@ out:
 	return ret ?: count;
 }
 
-static const char *const vserial_resize_orders[] = {
+static const char *const vserial_cfg_resize_orders[] = {
 	[VSERIAL_RESIZE_COLS_ROWS] = "cols_rows",
 	[VSERIAL_RESIZE_ROWS_COLS] = "rows_cols",
 };
@@ -573,17 +584,18 @@ static const char *const vserial_resize_orders[] = {
 static ssize_t vserial_cfg_dev_resize_order_show(struct config_item *item,
 						 char *page)
 {
-	return sysfs_emit(page, "%s\n",
-			  vserial_resize_orders[READ_ONCE(to_cfg_dev(item)->resize_order)]);
+	unsigned int order = READ_ONCE(vserial_cfg_dev_of(item)->resize_order);
+
+	return sysfs_emit(page, "%s\n", vserial_cfg_resize_orders[order]);
 }
 
 static ssize_t vserial_cfg_dev_resize_order_store(struct config_item *item,
 						  const char *page, size_t count)
 {
-	struct vserial_cfg_dev *cfg = to_cfg_dev(item);
+	struct vserial_cfg_dev *cfg = vserial_cfg_dev_of(item);
 	int order;
 
-	order = sysfs_match_string(vserial_resize_orders, page);
+	order = sysfs_match_string(vserial_cfg_resize_orders, page);
 	if (order < 0)
 		return order;
 
@@ -609,7 +621,7 @@ static struct configfs_attribute *vserial_cfg_dev_attrs[] = {
 
 static void vserial_cfg_dev_release(struct config_item *item)
 {
-	kfree(to_cfg_dev(item));
+	kfree(vserial_cfg_dev_of(item));
 }
 
 static struct configfs_item_operations vserial_cfg_dev_item_ops = {
@@ -651,7 +663,7 @@ static struct config_group *vserial_cfg_dev_make(struct config_group *group,
 	unsigned int max_ports;
 
 	kernel_param_lock(THIS_MODULE);
-	max_ports = vserial_max_ports;
+	max_ports = vserial_cfg_max_ports_param;
 	kernel_param_unlock(THIS_MODULE);
 
 	mutex_lock(&vserial_cfg_mutex);
@@ -673,7 +685,7 @@ static void vserial_cfg_dev_drop(struct config_group *group,
 				 struct config_item *item)
 {
 	mutex_lock(&vserial_cfg_mutex);
-	list_del(&to_cfg_dev(item)->node);
+	list_del(&vserial_cfg_dev_of(item)->node);
 	mutex_unlock(&vserial_cfg_mutex);
 	config_item_put(item);
 }
@@ -688,14 +700,14 @@ static const struct config_item_type vserial_cfg_root_type = {
 	.ct_owner = THIS_MODULE,
 };
 
-static struct configfs_subsystem vserial_subsys = {
+static struct configfs_subsystem vserial_cfg_subsys = {
 	.su_group = {
 		.cg_item = {
 			.ci_namebuf = "vdpa_vserial",
 			.ci_type = &vserial_cfg_root_type,
 		},
 	},
-	.su_mutex = __MUTEX_INITIALIZER(vserial_subsys.su_mutex),
+	.su_mutex = __MUTEX_INITIALIZER(vserial_cfg_subsys.su_mutex),
 };
 
 /* Take the kernel-made directories of @cfg out of configfs. */
@@ -867,7 +879,7 @@ struct vserial_cfg_dev *vserial_cfg_claim(const char *name, bool multiport)
 			flush_work(&cfg->unregister_work);
 			ret = 0;
 		} else {
-			ret = configfs_depend_item(&vserial_subsys,
+			ret = configfs_depend_item(&vserial_cfg_subsys,
 						   &cfg->group.cg_item);
 		}
 		mutex_lock(&vserial_cfg_mutex);
@@ -884,8 +896,8 @@ struct vserial_cfg_dev *vserial_cfg_claim(const char *name, bool multiport)
 
 	/* No directory: the module parameters apply. */
 	kernel_param_lock(THIS_MODULE);
-	max_ports = vserial_max_ports;
-	spec = kstrdup(vserial_ports ?: "", GFP_KERNEL);
+	max_ports = vserial_cfg_max_ports_param;
+	spec = kstrdup(vserial_cfg_ports_param ?: "", GFP_KERNEL);
 	kernel_param_unlock(THIS_MODULE);
 	if (!spec) {
 		cfg = ERR_PTR(-ENOMEM);
@@ -1001,7 +1013,8 @@ void vserial_cfg_register(struct vserial_cfg_dev *cfg)
 
 	if (!cfg->kernel_made || cfg->registered)
 		return;
-	ret = configfs_register_group(&vserial_subsys.su_group, &cfg->group);
+	ret = configfs_register_group(&vserial_cfg_subsys.su_group,
+				      &cfg->group);
 	if (ret) {
 		pr_warn("vdpa_vserial: %s: no configfs directory: %d\n",
 			config_item_name(&cfg->group.cg_item), ret);
@@ -1032,15 +1045,15 @@ void vserial_cfg_register(struct vserial_cfg_dev *cfg)
 	mutex_unlock(&vserial_cfg_mutex);
 }
 
-int vserial_configfs_init(void)
+int vserial_cfg_init(void)
 {
-	config_group_init(&vserial_subsys.su_group);
-	return configfs_register_subsystem(&vserial_subsys);
+	config_group_init(&vserial_cfg_subsys.su_group);
+	return configfs_register_subsystem(&vserial_cfg_subsys);
 }
 
-void vserial_configfs_exit(void)
+void vserial_cfg_exit(void)
 {
 	/* Directories left over are being unregistered: let them go. */
-	flush_workqueue(vserial_wq);
-	configfs_unregister_subsystem(&vserial_subsys);
+	flush_workqueue(vserial_dev_wq);
+	configfs_unregister_subsystem(&vserial_cfg_subsys);
 }

@@ -10,22 +10,24 @@
  * them into buffers the driver posted.
  *
  * Every protocol call is made under vs->lock.  Plugging, unplugging and
- * the worker's sending exclude each other (vs_quiesce() against
+ * the worker's sending exclude each other (vserial_dev_quiesce() against
  * vs->mem_sem), so a message is never both sent and withdrawn, and a
  * port stays while a message about it is in flight.
  */
 
 #include <linux/bitops.h>
 
-#include "vserial.h"
+#include "vserial_ctrl.h"
+#include "vserial_dev.h"
+#include "vserial_port.h"
 #include "vserial_trace.h"
 
-static struct vserial_port *cp_to_port(struct vsp_port *p)
+static struct vserial_port *vserial_ctrl_port_of(struct vsp_port *p)
 {
 	return container_of(p, struct vserial_port, cp);
 }
 
-static struct vserial_dev *cp_to_vs(struct vsp *sp)
+static struct vserial_dev *vserial_ctrl_dev_of(struct vsp *sp)
 {
 	return container_of(sp, struct vserial_dev, cp);
 }
@@ -33,7 +35,9 @@ static struct vserial_dev *cp_to_vs(struct vsp *sp)
 /* The value of PORT_OPEN.  Called with vs->lock held. */
 static bool vserial_ctrl_host_open(struct vsp *sp, struct vsp_port *p)
 {
-	return test_bit(VSERIAL_PORT_HOST_OPEN, &cp_to_port(p)->flags);
+	struct vserial_port *port = vserial_ctrl_port_of(p);
+
+	return test_bit(VSERIAL_PORT_HOST_OPEN, &port->flags);
 }
 
 /*
@@ -43,7 +47,7 @@ static bool vserial_ctrl_host_open(struct vsp *sp, struct vsp_port *p)
  */
 static bool vserial_ctrl_fence(struct vsp *sp, struct vsp_port *p)
 {
-	struct vserial_dev *vs = cp_to_vs(sp);
+	struct vserial_dev *vs = vserial_ctrl_dev_of(sp);
 	struct vsq *txq = &vs->vqs[vserial_port_txq(p->id)];
 	u16 avail;
 
@@ -82,7 +86,7 @@ void vserial_ctrl_queue(struct vserial_port *port, unsigned int msg)
 		vserial_dev_schedule(vs);
 }
 
-/* @port was just plugged in.  Called under vs_quiesce(). */
+/* @port was just plugged in.  Called under vserial_dev_quiesce(). */
 void vserial_ctrl_plug(struct vserial_port *port)
 {
 	struct vserial_dev *vs = port->vs;
@@ -93,7 +97,7 @@ void vserial_ctrl_plug(struct vserial_port *port)
 	trace_vserial_port(port, VSERIAL_EV_PLUG);
 }
 
-/* @port is being unplugged.  Called under vs_quiesce(). */
+/* @port is being unplugged.  Called under vserial_dev_quiesce(). */
 void vserial_ctrl_unplug(struct vserial_port *port, bool announce)
 {
 	struct vserial_dev *vs = port->vs;
@@ -106,7 +110,7 @@ void vserial_ctrl_unplug(struct vserial_port *port, bool announce)
 
 /*
  * The driver's session is over: what the rings carried across resets
- * goes too.  Called under vs_quiesce(); the caller wakes the ports.
+ * goes too.  Called under vserial_dev_quiesce(); the caller wakes the ports.
  */
 void vserial_ctrl_session_end(struct vserial_dev *vs)
 {
@@ -184,15 +188,17 @@ void vserial_ctrl_flush(struct vserial_dev *vs)
 
 static void vserial_ctrl_trace_change(struct vsp_port *p, enum vsp_event ev)
 {
+	struct vserial_port *port = vserial_ctrl_port_of(p);
+
 	switch (ev) {
 	case VSP_EV_READY:
-		trace_vserial_port(cp_to_port(p), VSERIAL_EV_READY);
+		trace_vserial_port(port, VSERIAL_EV_READY);
 		break;
 	case VSP_EV_GUEST_OPEN:
-		trace_vserial_port(cp_to_port(p), VSERIAL_EV_GUEST_OPEN);
+		trace_vserial_port(port, VSERIAL_EV_GUEST_OPEN);
 		break;
 	case VSP_EV_GUEST_CLOSE:
-		trace_vserial_port(cp_to_port(p), VSERIAL_EV_GUEST_CLOSE);
+		trace_vserial_port(port, VSERIAL_EV_GUEST_CLOSE);
 		break;
 	default:
 		break;
@@ -252,7 +258,7 @@ void vserial_ctrl_handle_tx(struct vserial_dev *vs)
 				"short control message (%d bytes) ignored\n", r);
 		/* The port cannot go: unplugging waits for mem_lock. */
 		if (res.port)
-			vserial_port_wake(cp_to_port(res.port));
+			vserial_port_wake(vserial_ctrl_port_of(res.port));
 		if (queued)
 			more = true;
 	}
@@ -291,7 +297,7 @@ void vserial_ctrl_features_ok(struct vserial_dev *vs)
 	u32 i;
 
 	spin_lock(&vs->lock);
-	ended = vsp_features_ok(&vs->cp, vs_multiport(vs));
+	ended = vsp_features_ok(&vs->cp, vserial_dev_multiport(vs));
 	spin_unlock(&vs->lock);
 	if (ended) {
 		for (i = 0; i < vs->nvqs; i++)
@@ -310,7 +316,8 @@ bool vserial_ctrl_driver_ok(struct vserial_dev *vs, bool ctrl_continues)
 	bool resync;
 
 	spin_lock(&vs->lock);
-	resync = vsp_driver_ok(&vs->cp, vs_multiport(vs), ctrl_continues);
+	resync = vsp_driver_ok(&vs->cp, vserial_dev_multiport(vs),
+			       ctrl_continues);
 	spin_unlock(&vs->lock);
 	return resync;
 }

@@ -15,7 +15,9 @@
 #include <uapi/linux/virtio_config.h>
 #include <uapi/linux/virtio_ids.h>
 
-#include "vserial.h"
+#include "vserial_cdev.h"
+#include "vserial_cfg.h"
+#include "vserial_dev.h"
 
 static struct device *vserial_mgmt_root;
 static struct vdpa_mgmt_dev vserial_mgmt_dev;
@@ -28,7 +30,7 @@ static struct vdpa_mgmt_dev vserial_mgmt_dev;
  * The ports are gone (vserial_cfg_release()): take the device away from
  * its driver and stop it for good.  @registered: on the vDPA bus.
  */
-static void vserial_dev_teardown(struct vserial_dev *vs, bool registered)
+static void vserial_mgmt_teardown(struct vserial_dev *vs, bool registered)
 {
 	get_device(&vs->vdpa.dev);
 	if (registered)
@@ -43,8 +45,8 @@ static void vserial_dev_teardown(struct vserial_dev *vs, bool registered)
 		put_device(&vs->vdpa.dev);
 }
 
-static int vserial_dev_add(struct vdpa_mgmt_dev *mdev, const char *name,
-			   const struct vdpa_dev_set_config *config)
+static int vserial_mgmt_dev_add(struct vdpa_mgmt_dev *mdev, const char *name,
+				const struct vdpa_dev_set_config *config)
 {
 	u64 features = VSERIAL_FEATURES;
 	struct vserial_cfg_dev *cfg;
@@ -97,36 +99,36 @@ static int vserial_dev_add(struct vdpa_mgmt_dev *mdev, const char *name,
 	return 0;
 err:
 	vserial_cfg_release(cfg);
-	vserial_dev_teardown(vs, registered);
+	vserial_mgmt_teardown(vs, registered);
 	return ret;
 }
 
-static void vserial_dev_del(struct vdpa_mgmt_dev *mdev,
-			    struct vdpa_device *vdpa)
+static void vserial_mgmt_dev_del(struct vdpa_mgmt_dev *mdev,
+				 struct vdpa_device *vdpa)
 {
-	struct vserial_dev *vs = vdpa_to_vs(vdpa);
+	struct vserial_dev *vs = vserial_dev_of_vdpa(vdpa);
 
 	mutex_lock(&vserial_cfg_mutex);
 	if (vs->cfg)
 		vserial_cfg_release(vs->cfg);
 	else
 		mutex_unlock(&vserial_cfg_mutex);
-	vserial_dev_teardown(vs, true);
+	vserial_mgmt_teardown(vs, true);
 }
 
-static const struct vdpa_mgmtdev_ops vserial_mgmtdev_ops = {
-	.dev_add = vserial_dev_add,
-	.dev_del = vserial_dev_del,
+static const struct vdpa_mgmtdev_ops vserial_mgmt_ops = {
+	.dev_add = vserial_mgmt_dev_add,
+	.dev_del = vserial_mgmt_dev_del,
 };
 
-static struct virtio_device_id vserial_id_table[] = {
+static struct virtio_device_id vserial_mgmt_id_table[] = {
 	{ VIRTIO_ID_CONSOLE, VIRTIO_DEV_ANY_ID },
 	{ 0 },
 };
 
 static struct vdpa_mgmt_dev vserial_mgmt_dev = {
-	.id_table = vserial_id_table,
-	.ops = &vserial_mgmtdev_ops,
+	.id_table = vserial_mgmt_id_table,
+	.ops = &vserial_mgmt_ops,
 	.config_attr_mask = BIT_ULL(VDPA_ATTR_DEV_FEATURES),
 	.supported_features = VSERIAL_FEATURES,
 	.max_supported_vqs = 2 * (VSERIAL_MAX_PORTS + 1),
@@ -136,15 +138,15 @@ static int __init vserial_init(void)
 {
 	int ret;
 
-	vserial_wq = alloc_workqueue("vdpa_vserial", WQ_UNBOUND, 0);
-	if (!vserial_wq)
+	vserial_dev_wq = alloc_workqueue("vdpa_vserial", WQ_UNBOUND, 0);
+	if (!vserial_dev_wq)
 		return -ENOMEM;
 
 	ret = vserial_cdev_init();
 	if (ret)
 		goto err_wq;
 
-	ret = vserial_configfs_init();
+	ret = vserial_cfg_init();
 	if (ret)
 		goto err_cdev;
 
@@ -163,11 +165,11 @@ static int __init vserial_init(void)
 err_root:
 	root_device_unregister(vserial_mgmt_root);
 err_configfs:
-	vserial_configfs_exit();
+	vserial_cfg_exit();
 err_cdev:
 	vserial_cdev_exit();
 err_wq:
-	destroy_workqueue(vserial_wq);
+	destroy_workqueue(vserial_dev_wq);
 	return ret;
 }
 
@@ -176,9 +178,9 @@ static void __exit vserial_exit(void)
 	/* Deletes every device of the management device. */
 	vdpa_mgmtdev_unregister(&vserial_mgmt_dev);
 	root_device_unregister(vserial_mgmt_root);
-	vserial_configfs_exit();
+	vserial_cfg_exit();
 	vserial_cdev_exit();
-	destroy_workqueue(vserial_wq);
+	destroy_workqueue(vserial_dev_wq);
 }
 
 module_init(vserial_init);

@@ -25,12 +25,14 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 
-#include "vserial.h"
+#include "vserial_ctrl.h"
+#include "vserial_parse.h"
+#include "vserial_port.h"
 #include "vserial_trace.h"
 
 struct vserial_port *vserial_port_of_vq(struct vsq *vq)
 {
-	struct vserial_dev *vs = vq_to_vs(vq);
+	struct vserial_dev *vs = vserial_dev_of_vq(vq);
 	int id = vserial_qid_port(vq->idx);
 
 	if (id < 0 || id >= vs->max_nr_ports)
@@ -86,7 +88,7 @@ static bool vserial_port_installed(struct vserial_port *port)
  * the console buffer of @port has room for, count the rest as dropped
  * without reading it, and move on to the next segment.
  */
-static int vserial_console_take(struct vsq *vq, struct vserial_port *port)
+static int vserial_port_console_take(struct vsq *vq, struct vserial_port *port)
 {
 	u32 left = vsq_seg_left(vq);
 	u8 buf[128];
@@ -114,8 +116,8 @@ static int vserial_console_take(struct vsq *vq, struct vserial_port *port)
  * what the console buffer has room for.  Returns the number of buffers
  * completed, or -EAGAIN if the budget ran out with more to do.
  */
-static int vserial_console_drain(struct vsq *vq, struct vserial_port *port,
-				 u32 *budget)
+static int vserial_port_console_drain(struct vsq *vq, struct vserial_port *port,
+				      u32 *budget)
 {
 	unsigned int done_bufs;
 	u32 start = vq->walked;
@@ -130,7 +132,7 @@ static int vserial_console_drain(struct vsq *vq, struct vserial_port *port,
 		if (r <= 0)
 			break;
 		if (vsq_seg_left(vq)) {
-			r = port ? vserial_console_take(vq, port) :
+			r = port ? vserial_port_console_take(vq, port) :
 				   vsq_chain_discard(vq);
 			if (r < 0)
 				break;
@@ -153,8 +155,8 @@ static int vserial_console_drain(struct vsq *vq, struct vserial_port *port,
  * port into nowhere (the driver must not wait on them forever).  Called
  * with vs->mem_lock held for reading.
  */
-static void vserial_tx_drain(struct vserial_dev *vs, struct vsq *vq,
-			     struct vserial_port *port)
+static void vserial_port_tx_drain(struct vserial_dev *vs, struct vsq *vq,
+				  struct vserial_port *port)
 {
 	struct vserial_port *taker = port;
 	u32 budget = VSERIAL_KICK_WALK;
@@ -169,7 +171,7 @@ static void vserial_tx_drain(struct vserial_dev *vs, struct vsq *vq,
 	/* One budget for the whole call: the driver may keep adding. */
 	spin_lock(&vq->lock);
 	do {
-		r = vserial_console_drain(vq, taker, &budget);
+		r = vserial_port_console_drain(vq, taker, &budget);
 		if (r > 0)
 			done += r;
 	} while (r >= 0 && vsq_arm(vq));
@@ -209,7 +211,7 @@ static void vserial_port_kick_vq(struct vserial_dev *vs, struct vsq *vq,
 		if (port && !worker)
 			vserial_port_wake(port);
 	} else {
-		vserial_tx_drain(vs, vq, port);
+		vserial_port_tx_drain(vs, vq, port);
 	}
 	read_unlock_irqrestore(&vs->mem_lock, flags);
 }
@@ -223,7 +225,7 @@ void vserial_port_kick(struct vserial_dev *vs, struct vsq *vq)
  * The worker: finish the draining a kick left over, or, when the driver
  * starts or the device resumes, drain what was queued meanwhile.
  */
-void vserial_ports_drain(struct vserial_dev *vs)
+void vserial_port_drain_all(struct vserial_dev *vs)
 {
 	bool all = test_and_clear_bit(VSERIAL_DRAIN_ALL, &vs->work_flags);
 	struct vsq *vq;
@@ -315,8 +317,8 @@ void vserial_port_host_close(struct vserial_port *port)
 }
 
 /* Console ports: hand out what the console buffer holds. */
-static ssize_t vserial_console_read(struct vserial_port *port,
-				    struct iov_iter *to)
+static ssize_t vserial_port_console_read(struct vserial_port *port,
+					 struct iov_iter *to)
 {
 	ssize_t total = 0;
 
@@ -386,7 +388,7 @@ static ssize_t vserial_port_try_read(struct vserial_port *port,
 	if (!vserial_port_installed(port)) {
 		ret = -EAGAIN;
 	} else if (port->console) {
-		ret = vserial_console_read(port, to);
+		ret = vserial_port_console_read(port, to);
 		if (!ret)
 			ret = vserial_port_broken(port) ? -EIO : -EAGAIN;
 	} else if (vserial_port_broken(port)) {
@@ -682,14 +684,14 @@ int vserial_port_install(struct vserial_port *port)
 	unsigned long flags;
 	int ret = 0;
 
-	vs_quiesce(vs, &flags);
+	vserial_dev_quiesce(vs, &flags);
 	if (vs->ports[port->id]) {
 		ret = -EEXIST;
 	} else {
 		vs->ports[port->id] = port;
 		vserial_ctrl_plug(port);
 	}
-	vs_unquiesce(vs, flags);
+	vserial_dev_unquiesce(vs, flags);
 
 	if (!ret)
 		vserial_dev_schedule(vs);
@@ -707,12 +709,12 @@ void vserial_port_detach(struct vserial_port *port, bool announce)
 	struct vserial_dev *vs = port->vs;
 	unsigned long flags;
 
-	vs_quiesce(vs, &flags);
+	vserial_dev_quiesce(vs, &flags);
 	if (vs->ports[port->id] == port)
 		vs->ports[port->id] = NULL;
 	WRITE_ONCE(port->dead, true);
 	vserial_ctrl_unplug(port, announce);
-	vs_unquiesce(vs, flags);
+	vserial_dev_unquiesce(vs, flags);
 	vserial_port_wake(port);
 }
 
@@ -740,15 +742,15 @@ void vserial_port_wake_vq(struct vserial_dev *vs, struct vsq *vq)
 }
 
 /* The device worker's turn: control messages both ways, port drains. */
-void vserial_ports_work(struct vserial_dev *vs)
+void vserial_port_work(struct vserial_dev *vs)
 {
 	vserial_ctrl_handle_tx(vs);
-	vserial_ports_drain(vs);
+	vserial_port_drain_all(vs);
 	vserial_ctrl_flush(vs);
 }
 
 /* Wake every plugged port's waiters, e.g. after a reset. */
-void vserial_ports_wake_all(struct vserial_dev *vs)
+void vserial_port_wake_all(struct vserial_dev *vs)
 {
 	u32 i;
 

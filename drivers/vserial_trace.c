@@ -4,7 +4,7 @@
  * file no other depends on but for them.
  */
 
-#include "vserial.h"
+#include "vserial_port.h"
 
 #define CREATE_TRACE_POINTS
 #include "vserial_trace.h"

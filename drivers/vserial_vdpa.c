@@ -11,7 +11,7 @@
 #include <uapi/linux/virtio_config.h>
 #include <uapi/linux/virtio_ids.h>
 
-#include "vserial.h"
+#include "vserial_dev.h"
 #include "vserial_trace.h"
 
 /* Config space layout (virtio 1.x, 5.3.4), little endian. */
@@ -30,14 +30,14 @@ static_assert(sizeof(struct vserial_config) ==
  * readers and writers, the worker, interrupt delivery (mem_sem), and the
  * kick handlers (mem_lock).
  */
-void vs_quiesce(struct vserial_dev *vs, unsigned long *flags)
+void vserial_dev_quiesce(struct vserial_dev *vs, unsigned long *flags)
 	__acquires(&vs->mem_lock)
 {
 	down_write(&vs->mem_sem);
 	write_lock_irqsave(&vs->mem_lock, *flags);
 }
 
-void vs_unquiesce(struct vserial_dev *vs, unsigned long flags)
+void vserial_dev_unquiesce(struct vserial_dev *vs, unsigned long flags)
 	__releases(&vs->mem_lock)
 {
 	write_unlock_irqrestore(&vs->mem_lock, flags);
@@ -45,16 +45,16 @@ void vs_unquiesce(struct vserial_dev *vs, unsigned long flags)
 }
 
 /* The module's workqueue: device workers, configfs unregistration. */
-struct workqueue_struct *vserial_wq;
+struct workqueue_struct *vserial_dev_wq;
 
-static struct vsq *vs_vq(struct vserial_dev *vs, u16 idx)
+static struct vsq *vserial_dev_vq(struct vserial_dev *vs, u16 idx)
 {
 	return idx < vs->nvqs ? &vs->vqs[idx] : NULL;
 }
 
 void vserial_dev_schedule(struct vserial_dev *vs)
 {
-	queue_work(vserial_wq, &vs->work);
+	queue_work(vserial_dev_wq, &vs->work);
 }
 
 /* Config space changed: interrupt the driver, if there is one. */
@@ -80,9 +80,9 @@ void vserial_dev_config_changed(struct vserial_dev *vs)
  * the queue's consumer, with the device quiesced against (mem_sem or
  * mem_lock held for reading).
  */
-static void vs_vq_broken(struct vsq *vq)
+static void vserial_dev_vq_broken(struct vsq *vq)
 {
-	struct vserial_dev *vs = vq_to_vs(vq);
+	struct vserial_dev *vs = vserial_dev_of_vq(vq);
 	unsigned long flags;
 	bool notify = false;
 
@@ -102,7 +102,7 @@ static void vs_vq_broken(struct vsq *vq)
 /* Interrupt the driver for @vq.  Called with vs->mem_sem held. */
 void vserial_dev_irq(struct vsq *vq)
 {
-	struct vserial_dev *vs = vq_to_vs(vq);
+	struct vserial_dev *vs = vserial_dev_of_vq(vq);
 	struct vdpa_callback cb;
 	unsigned long flags;
 
@@ -147,7 +147,7 @@ static void vserial_dev_irqs(struct vserial_dev *vs)
 }
 
 /* guest_connected changes reach user space, rate-limited. */
-static void vserial_notify_work(struct work_struct *work)
+static void vserial_dev_notify_work(struct work_struct *work)
 {
 	struct vserial_dev *vs = container_of(to_delayed_work(work),
 					      struct vserial_dev, notify_work);
@@ -156,7 +156,7 @@ static void vserial_notify_work(struct work_struct *work)
 	vs->hooks->notify(vs);
 }
 
-static void vserial_work(struct work_struct *work)
+static void vserial_dev_work(struct work_struct *work)
 {
 	struct vserial_dev *vs = container_of(work, struct vserial_dev, work);
 	unsigned long next;
@@ -165,7 +165,7 @@ static void vserial_work(struct work_struct *work)
 		vs->hooks->work(vs);
 	if (READ_ONCE(vs->cp.uevent_pending)) {
 		next = READ_ONCE(vs->notified) + HZ / VSERIAL_UEVENT_RATE;
-		queue_delayed_work(vserial_wq, &vs->notify_work,
+		queue_delayed_work(vserial_dev_wq, &vs->notify_work,
 				   time_after(next, jiffies) ? next - jiffies : 0);
 	}
 
@@ -174,47 +174,48 @@ static void vserial_work(struct work_struct *work)
 	up_read(&vs->mem_sem);
 }
 
-static int vs_set_vq_address(struct vdpa_device *vdpa, u16 idx, u64 desc_area,
-			     u64 driver_area, u64 device_area)
+static int vserial_dev_set_vq_address(struct vdpa_device *vdpa, u16 idx,
+				      u64 desc_area, u64 driver_area,
+				      u64 device_area)
 {
-	struct vserial_dev *vs = vdpa_to_vs(vdpa);
-	struct vsq *vq = vs_vq(vs, idx);
+	struct vserial_dev *vs = vserial_dev_of_vdpa(vdpa);
+	struct vsq *vq = vserial_dev_vq(vs, idx);
 	unsigned long flags;
 
 	if (!vq)
 		return -EINVAL;
 	trace_vserial_op(vs, VSERIAL_OP_SET_VQ_ADDRESS, idx, desc_area);
-	vs_quiesce(vs, &flags);
+	vserial_dev_quiesce(vs, &flags);
 	if (vq->desc_addr != desc_area || vq->avail_addr != driver_area ||
 	    vq->used_addr != device_area)
 		vsq_unpop(vq);
 	vq->desc_addr = desc_area;
 	vq->avail_addr = driver_area;
 	vq->used_addr = device_area;
-	vs_unquiesce(vs, flags);
+	vserial_dev_unquiesce(vs, flags);
 	return 0;
 }
 
-static void vs_set_vq_num(struct vdpa_device *vdpa, u16 idx, u32 num)
+static void vserial_dev_set_vq_num(struct vdpa_device *vdpa, u16 idx, u32 num)
 {
-	struct vserial_dev *vs = vdpa_to_vs(vdpa);
-	struct vsq *vq = vs_vq(vs, idx);
+	struct vserial_dev *vs = vserial_dev_of_vdpa(vdpa);
+	struct vsq *vq = vserial_dev_vq(vs, idx);
 	unsigned long flags;
 
 	if (!vq)
 		return;
 	trace_vserial_op(vs, VSERIAL_OP_SET_VQ_NUM, idx, num);
-	vs_quiesce(vs, &flags);
+	vserial_dev_quiesce(vs, &flags);
 	if (vq->num != num)
 		vsq_unpop(vq);
 	vq->num = num;
-	vs_unquiesce(vs, flags);
+	vserial_dev_unquiesce(vs, flags);
 }
 
-static void vs_kick_vq(struct vdpa_device *vdpa, u16 idx)
+static void vserial_dev_kick_vq(struct vdpa_device *vdpa, u16 idx)
 {
-	struct vserial_dev *vs = vdpa_to_vs(vdpa);
-	struct vsq *vq = vs_vq(vs, idx);
+	struct vserial_dev *vs = vserial_dev_of_vdpa(vdpa);
+	struct vsq *vq = vserial_dev_vq(vs, idx);
 
 	if (!vq)
 		return;
@@ -226,38 +227,39 @@ static void vs_kick_vq(struct vdpa_device *vdpa, u16 idx)
 		vs->hooks->kick(vs, vq);
 }
 
-static void vs_set_vq_cb(struct vdpa_device *vdpa, u16 idx,
-			 struct vdpa_callback *cb)
+static void vserial_dev_set_vq_cb(struct vdpa_device *vdpa, u16 idx,
+				  struct vdpa_callback *cb)
 {
-	struct vserial_dev *vs = vdpa_to_vs(vdpa);
-	struct vsq *vq = vs_vq(vs, idx);
+	struct vserial_dev *vs = vserial_dev_of_vdpa(vdpa);
+	struct vsq *vq = vserial_dev_vq(vs, idx);
 	unsigned long flags;
 
 	if (!vq)
 		return;
 	/* Waits for interrupt delivery in flight, which holds mem_sem. */
-	vs_quiesce(vs, &flags);
+	vserial_dev_quiesce(vs, &flags);
 	spin_lock(&vq->lock);
 	vs->vq_cb[idx] = *cb;
 	spin_unlock(&vq->lock);
-	vs_unquiesce(vs, flags);
+	vserial_dev_unquiesce(vs, flags);
 	/* An interrupt may have waited for a callback. */
 	if (cb->callback && test_bit(idx, vs->irq_pending))
 		vserial_dev_schedule(vs);
 }
 
-static void vs_set_vq_ready(struct vdpa_device *vdpa, u16 idx, bool ready)
+static void vserial_dev_set_vq_ready(struct vdpa_device *vdpa, u16 idx,
+				     bool ready)
 {
-	struct vserial_dev *vs = vdpa_to_vs(vdpa);
-	struct vsq *vq = vs_vq(vs, idx);
+	struct vserial_dev *vs = vserial_dev_of_vdpa(vdpa);
+	struct vsq *vq = vserial_dev_vq(vs, idx);
 	unsigned long flags;
 
 	if (!vq)
 		return;
 	trace_vserial_op(vs, VSERIAL_OP_SET_VQ_READY, idx, ready);
-	vs_quiesce(vs, &flags);
+	vserial_dev_quiesce(vs, &flags);
 	vq->ready = ready;
-	vs_unquiesce(vs, flags);
+	vserial_dev_unquiesce(vs, flags);
 
 	down_read(&vs->mem_sem);
 	vs->hooks->wake_vq(vs, vq);
@@ -266,122 +268,123 @@ static void vs_set_vq_ready(struct vdpa_device *vdpa, u16 idx, bool ready)
 		vserial_dev_schedule(vs);
 }
 
-static bool vs_get_vq_ready(struct vdpa_device *vdpa, u16 idx)
+static bool vserial_dev_get_vq_ready(struct vdpa_device *vdpa, u16 idx)
 {
-	struct vsq *vq = vs_vq(vdpa_to_vs(vdpa), idx);
+	struct vsq *vq = vserial_dev_vq(vserial_dev_of_vdpa(vdpa), idx);
 
 	return vq && vq->ready;
 }
 
-static int vs_set_vq_state(struct vdpa_device *vdpa, u16 idx,
-			   const struct vdpa_vq_state *state)
+static int vserial_dev_set_vq_state(struct vdpa_device *vdpa, u16 idx,
+				    const struct vdpa_vq_state *state)
 {
-	struct vserial_dev *vs = vdpa_to_vs(vdpa);
-	struct vsq *vq = vs_vq(vs, idx);
+	struct vserial_dev *vs = vserial_dev_of_vdpa(vdpa);
+	struct vsq *vq = vserial_dev_vq(vs, idx);
 	unsigned long flags;
 
 	if (!vq)
 		return -EINVAL;
 	trace_vserial_op(vs, VSERIAL_OP_SET_VQ_STATE, idx,
 			 state->split.avail_index);
-	vs_quiesce(vs, &flags);
+	vserial_dev_quiesce(vs, &flags);
 	vsq_set_base(vq, state->split.avail_index);
-	vs_unquiesce(vs, flags);
+	vserial_dev_unquiesce(vs, flags);
 	return 0;
 }
 
-static int vs_get_vq_state(struct vdpa_device *vdpa, u16 idx,
-			   struct vdpa_vq_state *state)
+static int vserial_dev_get_vq_state(struct vdpa_device *vdpa, u16 idx,
+				    struct vdpa_vq_state *state)
 {
-	struct vserial_dev *vs = vdpa_to_vs(vdpa);
-	struct vsq *vq = vs_vq(vs, idx);
+	struct vserial_dev *vs = vserial_dev_of_vdpa(vdpa);
+	struct vsq *vq = vserial_dev_vq(vs, idx);
 	unsigned long flags;
 
 	if (!vq)
 		return -EINVAL;
-	vs_quiesce(vs, &flags);
+	vserial_dev_quiesce(vs, &flags);
 	state->split.avail_index = vsq_base(vq);
-	vs_unquiesce(vs, flags);
+	vserial_dev_unquiesce(vs, flags);
 	trace_vserial_op(vs, VSERIAL_OP_GET_VQ_STATE, idx,
 			 state->split.avail_index);
 	return 0;
 }
 
-static u16 vs_get_vq_size(struct vdpa_device *vdpa, u16 idx)
+static u16 vserial_dev_get_vq_size(struct vdpa_device *vdpa, u16 idx)
 {
 	return VSERIAL_VQ_SIZE;
 }
 
-static u32 vs_get_vq_align(struct vdpa_device *vdpa)
+static u32 vserial_dev_get_vq_align(struct vdpa_device *vdpa)
 {
 	return PAGE_SIZE;
 }
 
-static u32 vs_get_vq_group(struct vdpa_device *vdpa, u16 idx)
+static u32 vserial_dev_get_vq_group(struct vdpa_device *vdpa, u16 idx)
 {
 	return 0;
 }
 
-static u64 vs_get_device_features(struct vdpa_device *vdpa)
+static u64 vserial_dev_get_device_features(struct vdpa_device *vdpa)
 {
-	return vdpa_to_vs(vdpa)->dev_features;
+	return vserial_dev_of_vdpa(vdpa)->dev_features;
 }
 
-static int vs_set_driver_features(struct vdpa_device *vdpa, u64 features)
+static int vserial_dev_set_driver_features(struct vdpa_device *vdpa,
+					   u64 features)
 {
-	struct vserial_dev *vs = vdpa_to_vs(vdpa);
+	struct vserial_dev *vs = vserial_dev_of_vdpa(vdpa);
 	unsigned long flags;
 
 	trace_vserial_op(vs, VSERIAL_OP_SET_FEATURES, -1, features);
-	vs_quiesce(vs, &flags);
+	vserial_dev_quiesce(vs, &flags);
 	spin_lock(&vs->lock);
 	vs->qh.features = features & vs->dev_features;
 	spin_unlock(&vs->lock);
-	vs_unquiesce(vs, flags);
+	vserial_dev_unquiesce(vs, flags);
 	return 0;
 }
 
-static u64 vs_get_driver_features(struct vdpa_device *vdpa)
+static u64 vserial_dev_get_driver_features(struct vdpa_device *vdpa)
 {
-	return READ_ONCE(vdpa_to_vs(vdpa)->qh.features);
+	return READ_ONCE(vserial_dev_of_vdpa(vdpa)->qh.features);
 }
 
-static void vs_set_config_cb(struct vdpa_device *vdpa,
-			     struct vdpa_callback *cb)
+static void vserial_dev_set_config_cb(struct vdpa_device *vdpa,
+				      struct vdpa_callback *cb)
 {
-	struct vserial_dev *vs = vdpa_to_vs(vdpa);
+	struct vserial_dev *vs = vserial_dev_of_vdpa(vdpa);
 	unsigned long flags;
 
-	vs_quiesce(vs, &flags);
+	vserial_dev_quiesce(vs, &flags);
 	spin_lock(&vs->lock);
 	vs->config_cb = *cb;
 	spin_unlock(&vs->lock);
-	vs_unquiesce(vs, flags);
+	vserial_dev_unquiesce(vs, flags);
 }
 
-static u16 vs_get_vq_num_max(struct vdpa_device *vdpa)
+static u16 vserial_dev_get_vq_num_max(struct vdpa_device *vdpa)
 {
 	return VSERIAL_VQ_NUM_MAX;
 }
 
-static u16 vs_get_vq_num_min(struct vdpa_device *vdpa)
+static u16 vserial_dev_get_vq_num_min(struct vdpa_device *vdpa)
 {
 	return 1;
 }
 
-static u32 vs_get_device_id(struct vdpa_device *vdpa)
+static u32 vserial_dev_get_device_id(struct vdpa_device *vdpa)
 {
 	return VIRTIO_ID_CONSOLE;
 }
 
-static u32 vs_get_vendor_id(struct vdpa_device *vdpa)
+static u32 vserial_dev_get_vendor_id(struct vdpa_device *vdpa)
 {
 	return 0;
 }
 
-static u8 vs_get_status(struct vdpa_device *vdpa)
+static u8 vserial_dev_get_status(struct vdpa_device *vdpa)
 {
-	struct vserial_dev *vs = vdpa_to_vs(vdpa);
+	struct vserial_dev *vs = vserial_dev_of_vdpa(vdpa);
 	unsigned long flags;
 	u8 status;
 
@@ -402,13 +405,13 @@ static u8 vs_get_status(struct vdpa_device *vdpa)
  * and chains in flight, for a driver that brings the rings back
  * (vsq_reset()), and a config interrupt not delivered yet.
  */
-static void vs_do_reset(struct vserial_dev *vs)
+static void vserial_dev_do_reset(struct vserial_dev *vs)
 {
 	unsigned long irqflags;
 	u32 i;
 
 	trace_vserial_op(vs, VSERIAL_OP_RESET, -1, 0);
-	vs_quiesce(vs, &irqflags);
+	vserial_dev_quiesce(vs, &irqflags);
 	for (i = 0; i < vs->nvqs; i++) {
 		vsq_reset(&vs->vqs[i]);
 		vs->vq_cb[i] = (struct vdpa_callback) {};
@@ -424,7 +427,7 @@ static void vs_do_reset(struct vserial_dev *vs)
 	bitmap_zero(vs->drain_pending, vs->nvqs);
 	clear_bit(VSERIAL_DRAIN_ALL, &vs->work_flags);
 	vs->hooks->reset(vs);
-	vs_unquiesce(vs, irqflags);
+	vserial_dev_unquiesce(vs, irqflags);
 
 	vs->hooks->wake_all(vs);
 }
@@ -433,14 +436,14 @@ static void vs_do_reset(struct vserial_dev *vs)
  * The driver's session is over: no driver will continue it.  Called
  * without the device's locks.
  */
-static void vs_session_end(struct vserial_dev *vs)
+static void vserial_dev_session_end(struct vserial_dev *vs)
 {
 	unsigned long flags;
 
 	trace_vserial_op(vs, VSERIAL_OP_SESSION_END, -1, 0);
-	vs_quiesce(vs, &flags);
+	vserial_dev_quiesce(vs, &flags);
 	vs->hooks->session_end(vs);
-	vs_unquiesce(vs, flags);
+	vserial_dev_unquiesce(vs, flags);
 	vs->hooks->wake_all(vs);
 	/* guest_connected uevents. */
 	vserial_dev_schedule(vs);
@@ -453,14 +456,14 @@ static void vs_session_end(struct vserial_dev *vs)
  * lost while the guest was paused (a VMM tears down its interrupt
  * channels then): the driver finds nothing new, or what it missed.
  */
-static void vs_driver_ok(struct vserial_dev *vs)
+static void vserial_dev_driver_ok(struct vserial_dev *vs)
 {
 	bool ctrl = false, cont, resync;
 	unsigned long flags;
 	struct vsq *vq;
 	u32 i;
 
-	vs_quiesce(vs, &flags);
+	vserial_dev_quiesce(vs, &flags);
 	for (i = 0; i < vs->nvqs; i++) {
 		vq = &vs->vqs[i];
 		cont = vsq_continues(vq);
@@ -474,13 +477,13 @@ static void vs_driver_ok(struct vserial_dev *vs)
 			set_bit(i, vs->irq_pending);
 	}
 	resync = vs->hooks->driver_ok(vs, ctrl);
-	vs_unquiesce(vs, flags);
+	vserial_dev_unquiesce(vs, flags);
 	if (resync)
-		mod_delayed_work(vserial_wq, &vs->resync_work,
+		mod_delayed_work(vserial_dev_wq, &vs->resync_work,
 				 VSERIAL_RESYNC_DELAY);
 }
 
-static void vserial_resync_work(struct work_struct *work)
+static void vserial_dev_resync_work(struct work_struct *work)
 {
 	struct vserial_dev *vs = container_of(to_delayed_work(work),
 					      struct vserial_dev, resync_work);
@@ -496,26 +499,26 @@ static void vserial_resync_work(struct work_struct *work)
  * reaches guest memory only through the map it installs; until it does,
  * the device reaches no memory at all.
  */
-static bool vs_driver_in_kernel(struct vserial_dev *vs)
+static bool vserial_dev_driver_in_kernel(struct vserial_dev *vs)
 {
 	struct device_driver *drv = READ_ONCE(vs->vdpa.dev.driver);
 
 	return drv && !strcmp(drv->name, "virtio_vdpa");
 }
 
-static void vs_set_status(struct vdpa_device *vdpa, u8 status)
+static void vserial_dev_set_status(struct vdpa_device *vdpa, u8 status)
 {
-	struct vserial_dev *vs = vdpa_to_vs(vdpa);
+	struct vserial_dev *vs = vserial_dev_of_vdpa(vdpa);
 	unsigned long flags;
 	u8 old;
 
 	if (!status) {
-		vs_do_reset(vs);
+		vserial_dev_do_reset(vs);
 		return;
 	}
 
 	if (status & VIRTIO_CONFIG_S_DRIVER_OK)
-		WRITE_ONCE(vs->qh.mem.pt_ok, vs_driver_in_kernel(vs));
+		WRITE_ONCE(vs->qh.mem.pt_ok, vserial_dev_driver_in_kernel(vs));
 	trace_vserial_op(vs, VSERIAL_OP_SET_STATUS, -1, status);
 	dev_dbg(&vdpa->dev, "status %#x\n", status);
 
@@ -525,13 +528,13 @@ static void vs_set_status(struct vdpa_device *vdpa, u8 status)
 	 */
 	old = READ_ONCE(vs->status);
 	if (status & ~old & VIRTIO_CONFIG_S_DRIVER_OK)
-		vs_driver_ok(vs);
+		vserial_dev_driver_ok(vs);
 
 	spin_lock_irqsave(&vs->lock, flags);
 	old = vs->status;
 	/* Only virtio 1.x is implemented: no legacy interface. */
 	if ((status & ~old & VIRTIO_CONFIG_S_FEATURES_OK) &&
-	    !vs_has_feature(vs, VIRTIO_F_VERSION_1))
+	    !vserial_dev_has_feature(vs, VIRTIO_F_VERSION_1))
 		status &= ~VIRTIO_CONFIG_S_FEATURES_OK;
 	/* NEEDS_RESET is the device's to set, and stays until reset. */
 	status &= ~VIRTIO_CONFIG_S_NEEDS_RESET;
@@ -541,9 +544,9 @@ static void vs_set_status(struct vdpa_device *vdpa, u8 status)
 	spin_unlock_irqrestore(&vs->lock, flags);
 
 	if (status & ~old & VIRTIO_CONFIG_S_FEATURES_OK) {
-		vs_quiesce(vs, &flags);
+		vserial_dev_quiesce(vs, &flags);
 		vs->hooks->features_ok(vs);
-		vs_unquiesce(vs, flags);
+		vserial_dev_unquiesce(vs, flags);
 	}
 	if (status & ~old & VIRTIO_CONFIG_S_DRIVER_OK) {
 		vs->hooks->wake_all(vs);
@@ -552,33 +555,33 @@ static void vs_set_status(struct vdpa_device *vdpa, u8 status)
 	}
 }
 
-static int vs_reset(struct vdpa_device *vdpa)
+static int vserial_dev_reset(struct vdpa_device *vdpa)
 {
-	vs_do_reset(vdpa_to_vs(vdpa));
+	vserial_dev_do_reset(vserial_dev_of_vdpa(vdpa));
 	return 0;
 }
 
-static int vs_suspend(struct vdpa_device *vdpa)
+static int vserial_dev_suspend(struct vdpa_device *vdpa)
 {
-	struct vserial_dev *vs = vdpa_to_vs(vdpa);
+	struct vserial_dev *vs = vserial_dev_of_vdpa(vdpa);
 	unsigned long flags;
 
 	trace_vserial_op(vs, VSERIAL_OP_SUSPEND, -1, 0);
-	vs_quiesce(vs, &flags);
+	vserial_dev_quiesce(vs, &flags);
 	WRITE_ONCE(vs->qh.suspended, true);
-	vs_unquiesce(vs, flags);
+	vserial_dev_unquiesce(vs, flags);
 	return 0;
 }
 
-static int vs_resume(struct vdpa_device *vdpa)
+static int vserial_dev_resume(struct vdpa_device *vdpa)
 {
-	struct vserial_dev *vs = vdpa_to_vs(vdpa);
+	struct vserial_dev *vs = vserial_dev_of_vdpa(vdpa);
 	unsigned long flags;
 
 	trace_vserial_op(vs, VSERIAL_OP_RESUME, -1, 0);
-	vs_quiesce(vs, &flags);
+	vserial_dev_quiesce(vs, &flags);
 	WRITE_ONCE(vs->qh.suspended, false);
-	vs_unquiesce(vs, flags);
+	vserial_dev_unquiesce(vs, flags);
 
 	/* Kicks were ignored while suspended. */
 	vs->hooks->wake_all(vs);
@@ -587,15 +590,16 @@ static int vs_resume(struct vdpa_device *vdpa)
 	return 0;
 }
 
-static size_t vs_get_config_size(struct vdpa_device *vdpa)
+static size_t vserial_dev_get_config_size(struct vdpa_device *vdpa)
 {
 	return sizeof(struct vserial_config);
 }
 
-static void vs_get_config(struct vdpa_device *vdpa, unsigned int offset,
-			  void *buf, unsigned int len)
+static void vserial_dev_get_config(struct vdpa_device *vdpa,
+				   unsigned int offset, void *buf,
+				   unsigned int len)
 {
-	struct vserial_dev *vs = vdpa_to_vs(vdpa);
+	struct vserial_dev *vs = vserial_dev_of_vdpa(vdpa);
 	struct vserial_config cfg = {};
 	unsigned long flags;
 
@@ -610,10 +614,11 @@ static void vs_get_config(struct vdpa_device *vdpa, unsigned int offset,
 	memcpy(buf, (u8 *)&cfg + offset, len);
 }
 
-static void vs_set_config(struct vdpa_device *vdpa, unsigned int offset,
-			  const void *buf, unsigned int len)
+static void vserial_dev_set_config(struct vdpa_device *vdpa,
+				   unsigned int offset, const void *buf,
+				   unsigned int len)
 {
-	struct vserial_dev *vs = vdpa_to_vs(vdpa);
+	struct vserial_dev *vs = vserial_dev_of_vdpa(vdpa);
 	unsigned int emerg = offsetof(struct vserial_config, emerg_wr);
 
 	/* Only emerg_wr is writable: its low byte goes to port 0. */
@@ -625,26 +630,28 @@ static void vs_set_config(struct vdpa_device *vdpa, unsigned int offset,
 	vs->hooks->emerg_write(vs, ((const u8 *)buf)[emerg - offset]);
 }
 
-static u32 vs_get_generation(struct vdpa_device *vdpa)
+static u32 vserial_dev_get_generation(struct vdpa_device *vdpa)
 {
-	return READ_ONCE(vdpa_to_vs(vdpa)->generation);
+	return READ_ONCE(vserial_dev_of_vdpa(vdpa)->generation);
 }
 
-static struct vdpa_iova_range vs_get_iova_range(struct vdpa_device *vdpa)
+static struct vdpa_iova_range
+vserial_dev_get_iova_range(struct vdpa_device *vdpa)
 {
 	return (struct vdpa_iova_range) { .first = 0, .last = U64_MAX };
 }
 
 /* Make @new the device's map; @new NULL: back to the initial state. */
-static void vs_iotlb_swap(struct vserial_dev *vs, struct vhost_iotlb *new)
+static void vserial_dev_iotlb_swap(struct vserial_dev *vs,
+				   struct vhost_iotlb *new)
 {
 	struct vhost_iotlb *old;
 	unsigned long flags;
 
-	vs_quiesce(vs, &flags);
+	vserial_dev_quiesce(vs, &flags);
 	old = vs->qh.mem.iotlb;
 	vs->qh.mem.iotlb = new;
-	vs_unquiesce(vs, flags);
+	vserial_dev_unquiesce(vs, flags);
 	/* No copy is in flight any more: the pages may go. */
 	vsm_map_free(old);
 }
@@ -655,10 +662,10 @@ static void vs_iotlb_swap(struct vserial_dev *vs, struct vhost_iotlb *new)
  * stopped.  The copy has the source's entry limit (vhost_vdpa's
  * max_iotlb_entries), which bounds its memory the same way.
  */
-static int vs_set_map(struct vdpa_device *vdpa, unsigned int asid,
-		      struct vhost_iotlb *iotlb)
+static int vserial_dev_set_map(struct vdpa_device *vdpa, unsigned int asid,
+			       struct vhost_iotlb *iotlb)
 {
-	struct vserial_dev *vs = vdpa_to_vs(vdpa);
+	struct vserial_dev *vs = vserial_dev_of_vdpa(vdpa);
 	struct vhost_iotlb *new;
 
 	if (asid)
@@ -669,7 +676,7 @@ static int vs_set_map(struct vdpa_device *vdpa, unsigned int asid,
 		dev_dbg(&vdpa->dev, "IOTLB copy failed: %ld\n", PTR_ERR(new));
 		return PTR_ERR(new);
 	}
-	vs_iotlb_swap(vs, new);
+	vserial_dev_iotlb_swap(vs, new);
 	trace_vserial_op(vs, VSERIAL_OP_SET_MAP, -1, new->nmaps);
 	dev_dbg(&vdpa->dev, "IOTLB set: %u maps\n", new->nmaps);
 	return 0;
@@ -679,22 +686,22 @@ static int vs_set_map(struct vdpa_device *vdpa, unsigned int asid,
  * vhost_vdpa resets the map when its file is released: the VMM is gone,
  * and with it the guest memory any session lived in.
  */
-static int vs_reset_map(struct vdpa_device *vdpa, unsigned int asid)
+static int vserial_dev_reset_map(struct vdpa_device *vdpa, unsigned int asid)
 {
-	struct vserial_dev *vs = vdpa_to_vs(vdpa);
+	struct vserial_dev *vs = vserial_dev_of_vdpa(vdpa);
 
 	if (asid)
 		return -EINVAL;
 	trace_vserial_op(vs, VSERIAL_OP_RESET_MAP, -1, 0);
-	vs_iotlb_swap(vs, NULL);
-	vs_session_end(vs);
+	vserial_dev_iotlb_swap(vs, NULL);
+	vserial_dev_session_end(vs);
 	dev_dbg(&vdpa->dev, "IOTLB reset to the initial state\n");
 	return 0;
 }
 
-static void vs_free(struct vdpa_device *vdpa)
+static void vserial_dev_free(struct vdpa_device *vdpa)
 {
-	struct vserial_dev *vs = vdpa_to_vs(vdpa);
+	struct vserial_dev *vs = vserial_dev_of_vdpa(vdpa);
 
 	cancel_delayed_work_sync(&vs->resync_work);
 	cancel_work_sync(&vs->work);
@@ -708,53 +715,53 @@ static void vs_free(struct vdpa_device *vdpa)
 	kfree(vs->ports);
 }
 
-static const struct vdpa_config_ops vserial_vdpa_ops = {
-	.set_vq_address = vs_set_vq_address,
-	.set_vq_num = vs_set_vq_num,
-	.kick_vq = vs_kick_vq,
-	.set_vq_cb = vs_set_vq_cb,
-	.set_vq_ready = vs_set_vq_ready,
-	.get_vq_ready = vs_get_vq_ready,
-	.set_vq_state = vs_set_vq_state,
-	.get_vq_state = vs_get_vq_state,
-	.get_vq_size = vs_get_vq_size,
-	.get_vq_align = vs_get_vq_align,
-	.get_vq_group = vs_get_vq_group,
-	.get_device_features = vs_get_device_features,
-	.set_driver_features = vs_set_driver_features,
-	.get_driver_features = vs_get_driver_features,
-	.set_config_cb = vs_set_config_cb,
-	.get_vq_num_max = vs_get_vq_num_max,
-	.get_vq_num_min = vs_get_vq_num_min,
-	.get_device_id = vs_get_device_id,
-	.get_vendor_id = vs_get_vendor_id,
-	.get_status = vs_get_status,
-	.set_status = vs_set_status,
-	.reset = vs_reset,
-	.suspend = vs_suspend,
-	.resume = vs_resume,
-	.get_config_size = vs_get_config_size,
-	.get_config = vs_get_config,
-	.set_config = vs_set_config,
-	.get_generation = vs_get_generation,
-	.get_iova_range = vs_get_iova_range,
-	.set_map = vs_set_map,
-	.reset_map = vs_reset_map,
-	.free = vs_free,
+static const struct vdpa_config_ops vserial_dev_ops = {
+	.set_vq_address = vserial_dev_set_vq_address,
+	.set_vq_num = vserial_dev_set_vq_num,
+	.kick_vq = vserial_dev_kick_vq,
+	.set_vq_cb = vserial_dev_set_vq_cb,
+	.set_vq_ready = vserial_dev_set_vq_ready,
+	.get_vq_ready = vserial_dev_get_vq_ready,
+	.set_vq_state = vserial_dev_set_vq_state,
+	.get_vq_state = vserial_dev_get_vq_state,
+	.get_vq_size = vserial_dev_get_vq_size,
+	.get_vq_align = vserial_dev_get_vq_align,
+	.get_vq_group = vserial_dev_get_vq_group,
+	.get_device_features = vserial_dev_get_device_features,
+	.set_driver_features = vserial_dev_set_driver_features,
+	.get_driver_features = vserial_dev_get_driver_features,
+	.set_config_cb = vserial_dev_set_config_cb,
+	.get_vq_num_max = vserial_dev_get_vq_num_max,
+	.get_vq_num_min = vserial_dev_get_vq_num_min,
+	.get_device_id = vserial_dev_get_device_id,
+	.get_vendor_id = vserial_dev_get_vendor_id,
+	.get_status = vserial_dev_get_status,
+	.set_status = vserial_dev_set_status,
+	.reset = vserial_dev_reset,
+	.suspend = vserial_dev_suspend,
+	.resume = vserial_dev_resume,
+	.get_config_size = vserial_dev_get_config_size,
+	.get_config = vserial_dev_get_config,
+	.set_config = vserial_dev_set_config,
+	.get_generation = vserial_dev_get_generation,
+	.get_iova_range = vserial_dev_get_iova_range,
+	.set_map = vserial_dev_set_map,
+	.reset_map = vserial_dev_reset_map,
+	.free = vserial_dev_free,
 };
 
 /*
  * The bus driver (virtio_vdpa, vhost_vdpa) let go of the device: its
  * session is over, whatever it left the device in.
  */
-static int vserial_bus_notify(struct notifier_block *nb, unsigned long action,
-			      void *data)
+static int vserial_dev_bus_notify(struct notifier_block *nb,
+				  unsigned long action, void *data)
 {
 	struct vserial_dev *vs = container_of(nb, struct vserial_dev, bus_nb);
 
 	if (data != &vs->vdpa.dev || action != BUS_NOTIFY_UNBOUND_DRIVER)
 		return NOTIFY_DONE;
-	vs_session_end(vs);
+	vserial_dev_session_end(vs);
 	return NOTIFY_OK;
 }
 
@@ -763,7 +770,7 @@ int vserial_dev_register(struct vserial_dev *vs)
 {
 	int ret;
 
-	vs->bus_nb.notifier_call = vserial_bus_notify;
+	vs->bus_nb.notifier_call = vserial_dev_bus_notify;
 	ret = bus_register_notifier(vs->vdpa.dev.bus, &vs->bus_nb);
 	if (ret)
 		return ret;
@@ -790,16 +797,16 @@ struct vserial_dev *vserial_dev_create(struct device *parent,
 	u32 i;
 
 	vs = vdpa_alloc_device(struct vserial_dev, vdpa, parent,
-			       &vserial_vdpa_ops, 1, 1, name, false);
+			       &vserial_dev_ops, 1, 1, name, false);
 	if (IS_ERR(vs))
 		return vs;
 
 	spin_lock_init(&vs->lock);
 	init_rwsem(&vs->mem_sem);
 	rwlock_init(&vs->mem_lock);
-	INIT_WORK(&vs->work, vserial_work);
-	INIT_DELAYED_WORK(&vs->resync_work, vserial_resync_work);
-	INIT_DELAYED_WORK(&vs->notify_work, vserial_notify_work);
+	INIT_WORK(&vs->work, vserial_dev_work);
+	INIT_DELAYED_WORK(&vs->resync_work, vserial_dev_resync_work);
+	INIT_DELAYED_WORK(&vs->notify_work, vserial_dev_notify_work);
 	vs->hooks = hooks;
 	vs->dev_features = features;
 	vs->max_nr_ports = max_nr_ports;
@@ -817,7 +824,7 @@ struct vserial_dev *vserial_dev_create(struct device *parent,
 	vs->vdpa.dma_dev = dev;
 
 	vs->qh.mem.dev = dev;
-	vs->qh.broken = vs_vq_broken;
+	vs->qh.broken = vserial_dev_vq_broken;
 	vs->vqs = kcalloc(vs->nvqs, sizeof(*vs->vqs), GFP_KERNEL);
 	vs->vq_cb = kcalloc(vs->nvqs, sizeof(*vs->vq_cb), GFP_KERNEL);
 	vs->irq_pending = bitmap_zalloc(vs->nvqs, GFP_KERNEL);

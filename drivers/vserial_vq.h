@@ -11,7 +11,7 @@
  *
  * The caller keeps the guest memory map and the queue configuration from
  * changing while it works on a queue, and is the queue's only consumer
- * (see the table in vserial.h).
+ * (see the table in vserial_dev.h).
  */
 #ifndef _VSERIAL_VQ_H
 #define _VSERIAL_VQ_H

@@ -9,8 +9,9 @@
 #   1. build the module in the test bed chroot with W=1 C=1: any
 #      compiler, sparse or modpost warning fails;
 #   2. no import circle among drivers/*.c (tools/layers.sh, from the
-#      objects); checkpatch.pl --strict on each source file: any ERROR,
-#      WARNING or CHECK fails;
+#      objects) and one name prefix per file (tools/prefixes.sh);
+#      checkpatch.pl --strict on each source file: any ERROR, WARNING or
+#      CHECK fails;
 #   3. on this machine, the userspace build of the ring engine: unit
 #      tests, 1,000,000 libFuzzer executions, line coverage >= 90 %
 #      (tools/fuzz-unit.sh, also "make fuzz-unit"); build the selftests
@@ -119,6 +120,21 @@ layers_step()
 	else
 		comment "$log"
 		result fail "layers: no import circle among drivers/*.c"
+	fi
+}
+
+# prefixes_step - one name prefix per file of drivers/ (tools/prefixes.sh,
+# from the same objects)
+prefixes_step()
+{
+	local log=$OUT/prefixes.log
+
+	if "$CHECKOUT/tools/prefixes.sh" "$CHECKOUT" >"$log" 2>&1; then
+		result ok "prefixes: one name prefix per file of drivers/" \
+			"$(tail -n 1 "$log")"
+	else
+		comment "$log"
+		result fail "prefixes: one name prefix per file of drivers/"
 	fi
 }
 
@@ -284,6 +300,7 @@ main()
 		       make -C "$1" -j"$(nproc)" KDIR="$2" W=1 C=1 modules' - \
 		"$CHECKOUT" "/lib/modules/$kver/build"
 	layers_step
+	prefixes_step
 	checkpatch
 	fuzz_unit_step
 	build_step "build: selftests" "$OUT/build-selftests.log" \

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * vdpa_vserial: the host side of a virtio-console device as a vDPA device.
+ * vdpa_vserial: the device core (vserial_vdpa.c), the vDPA device.
  *
- * The device, its ports and the upper layers' interfaces: the device
- * core (vDPA operations), the control queues, the ports and the host
- * ends.  The lower layers have headers of their own (vserial_mem.h,
- * vserial_vq.h, vserial_proto.h, vserial_parse.h).
+ * It owns the device status, features, config space, guest memory and
+ * the virtqueues.  It knows no port; it holds the control protocol's
+ * state (struct vsp, a layer below it) for the layers above and reads
+ * only whether a session is going and a notification is owed.  It calls
+ * the layers above only through struct vserial_dev_hooks.  See
+ * Documentation/design.rst, "Files and layers".
  *
  * Locking, outermost first:
  *
@@ -28,26 +30,16 @@
  *     completed without waiting for anything that may need that CPU;
  *   - the control receive queue: the device worker.
  */
-#ifndef _VSERIAL_H
-#define _VSERIAL_H
+#ifndef _VSERIAL_DEV_H
+#define _VSERIAL_DEV_H
 
-#include <linux/cdev.h>
-#include <linux/device.h>
-#include <linux/kfifo.h>
-#include <linux/mutex.h>
-#include <linux/poll.h>
 #include <linux/rwsem.h>
 #include <linux/spinlock.h>
-#include <linux/uio.h>
 #include <linux/vdpa.h>
-#include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <uapi/linux/virtio_console.h>
 #include <uapi/linux/virtio_ring.h>
 
-#include <uapi/linux/vdpa_vserial.h>
-
-#include "vserial_parse.h"
 #include "vserial_proto.h"
 #include "vserial_vq.h"
 
@@ -84,19 +76,8 @@
 				 BIT_ULL(VIRTIO_CONSOLE_F_EMERG_WRITE))
 
 struct vserial_dev;
+struct vserial_port;
 struct vserial_cfg_dev;
-
-/* Port state changes, for the vserial_port tracepoint. */
-enum vserial_port_event {
-	VSERIAL_EV_PLUG,
-	VSERIAL_EV_UNPLUG,
-	VSERIAL_EV_READY,
-	VSERIAL_EV_GUEST_OPEN,
-	VSERIAL_EV_GUEST_CLOSE,
-	VSERIAL_EV_HOST_OPEN,
-	VSERIAL_EV_HOST_CLOSE,
-	VSERIAL_EV_RESIZE,
-};
 
 /* vDPA operations and device decisions, for the vserial_op tracepoint. */
 enum vserial_op {
@@ -114,55 +95,6 @@ enum vserial_op {
 	VSERIAL_OP_RESET_MAP,
 	VSERIAL_OP_SESSION_END,
 	VSERIAL_OP_VQ_CONTINUES,
-};
-
-/* Per-port counters, /sys/class/vserial/vserialN/stats/. */
-struct vserial_port_stats {
-	atomic64_t bytes_to_guest;
-	atomic64_t buffers_to_guest;
-	atomic64_t bytes_from_guest;
-	atomic64_t buffers_from_guest;
-	atomic64_t bytes_discarded;
-	atomic64_t writer_blocked;
-	atomic64_t reader_blocked;
-	atomic64_t ctrl_queued;
-};
-
-struct vserial_port {
-	struct device dev;
-	struct cdev cdev;
-	struct vserial_dev *vs;	/* holds a reference on vs->vdpa.dev */
-	u32 id;
-	int minor;
-	struct mutex pub_lock;	/* @published and notifying its attributes */
-	bool published;		/* /dev/vserialN exists */
-	bool console;
-	char name[VSERIAL_PORT_NAME_MAX + 1];
-
-	/* Host end. */
-	struct mutex rlock;	/* one reader at a time */
-	struct mutex wlock;	/* one writer at a time */
-	wait_queue_head_t wq;
-	unsigned long flags;
-#define VSERIAL_PORT_HOST_OPEN	0
-	atomic_t wake_seq;	/* bumped by every wake-up */
-	/* Unplugged or device gone; set under vs_quiesce(). */
-	bool dead;
-
-	/* Driver side: the control protocol's view, under vs->lock. */
-	struct vsp_port cp;
-
-	struct vserial_port_stats stats;
-
-	/*
-	 * Console ports only: output of the console driver.  That driver
-	 * waits with interrupts off for its buffers, so console output is
-	 * taken at once into this buffer; what does not fit is counted in
-	 * cons_dropped.  Single producer (the kick, under the transmit
-	 * queue's lock), single consumer (the reader, under rlock).
-	 */
-	DECLARE_KFIFO_PTR(cons_fifo, u8);
-	atomic64_t cons_dropped;
 };
 
 /**
@@ -184,8 +116,9 @@ struct vserial_port {
  *	is new or restored (quiesced)
  * @resync_timeout: ... and it said nothing for VSERIAL_RESYNC_DELAY
  *
- * The device core knows no port and no control protocol: it calls up
- * only through this table, as vdpa_sim's core does through its device's.
+ * The device core knows no port and moves no control message: it calls
+ * up only through this table, as vdpa_sim's core does through its
+ * device's.
  */
 struct vserial_dev_hooks {
 	int (*init)(struct vserial_dev *vs);
@@ -222,7 +155,7 @@ struct vserial_dev {
 	/*
 	 * Guest memory, the accepted features, and whether the rings may
 	 * run: what the queues see of the device.  Written under
-	 * vs_quiesce() (the features also under vs->lock).
+	 * vserial_dev_quiesce() (the features also under vs->lock).
 	 */
 	struct vsq_host qh;
 
@@ -231,7 +164,7 @@ struct vserial_dev {
 	struct vdpa_callback *vq_cb;	/* per queue, under vq->lock */
 	/*
 	 * The plugged ports by id, max_nr_ports entries.  Changed only
-	 * under vs_quiesce(); read under vs->mem_sem or vs->mem_lock.
+	 * under vserial_dev_quiesce(); read under vs->mem_sem or vs->mem_lock.
 	 */
 	struct vserial_port **ports;
 	/* The device's configfs directory, under vserial_cfg_mutex. */
@@ -249,35 +182,25 @@ struct vserial_dev {
 	bool config_irq_pending;
 };
 
-static inline struct vserial_dev *vdpa_to_vs(struct vdpa_device *vdpa)
+static inline struct vserial_dev *vserial_dev_of_vdpa(struct vdpa_device *vdpa)
 {
 	return container_of(vdpa, struct vserial_dev, vdpa);
 }
 
-/* Something changed that a port's reader, writer or poller waits for. */
-static inline void vserial_port_wake(struct vserial_port *port)
-{
-	/* Whatever changed is visible to whoever sees the new count. */
-	smp_mb__before_atomic();
-	atomic_inc(&port->wake_seq);
-	wake_up_interruptible_poll(&port->wq, EPOLLIN | EPOLLOUT | EPOLLHUP |
-				   EPOLLRDHUP | EPOLLERR);
-}
-
-static inline struct vserial_dev *vq_to_vs(const struct vsq *vq)
+static inline struct vserial_dev *vserial_dev_of_vq(const struct vsq *vq)
 {
 	return container_of(vq->host, struct vserial_dev, qh);
 }
 
-static inline bool vs_has_feature(const struct vserial_dev *vs,
-				  unsigned int bit)
+static inline bool vserial_dev_has_feature(const struct vserial_dev *vs,
+					   unsigned int bit)
 {
 	return vs->qh.features & BIT_ULL(bit);
 }
 
-static inline bool vs_multiport(const struct vserial_dev *vs)
+static inline bool vserial_dev_multiport(const struct vserial_dev *vs)
 {
-	return vs_has_feature(vs, VIRTIO_CONSOLE_F_MULTIPORT);
+	return vserial_dev_has_feature(vs, VIRTIO_CONSOLE_F_MULTIPORT);
 }
 
 /* Queue numbering of the virtio console device. */
@@ -304,58 +227,9 @@ static inline int vserial_qid_port(u16 qid)
 	return qid / 2 - 1;
 }
 
-extern struct workqueue_struct *vserial_wq;
+/* The module's workqueue. */
+extern struct workqueue_struct *vserial_dev_wq;
 
-/* vserial_ctrl.c: the control queues, the protocol's transport. */
-int vserial_ctrl_init(struct vserial_dev *vs);
-void vserial_ctrl_queue(struct vserial_port *port, unsigned int msg);
-void vserial_ctrl_plug(struct vserial_port *port);
-void vserial_ctrl_unplug(struct vserial_port *port, bool announce);
-void vserial_ctrl_handle_tx(struct vserial_dev *vs);
-void vserial_ctrl_flush(struct vserial_dev *vs);
-void vserial_ctrl_reset(struct vserial_dev *vs);
-void vserial_ctrl_features_ok(struct vserial_dev *vs);
-bool vserial_ctrl_driver_ok(struct vserial_dev *vs, bool ctrl_continues);
-void vserial_ctrl_resync_timeout(struct vserial_dev *vs);
-void vserial_ctrl_session_end(struct vserial_dev *vs);
-
-/* vserial_port.c: ports and their host-side data path. */
-struct vserial_port *vserial_port_alloc(struct vserial_dev *vs, u32 id,
-					const char *name, bool console);
-void vserial_port_free(struct vserial_port *port);
-int vserial_port_install(struct vserial_port *port);
-void vserial_port_detach(struct vserial_port *port, bool announce);
-void vserial_port_return_tx(struct vserial_port *port, bool announce);
-void vserial_port_put(struct vserial_port *port);
-void vserial_ports_drain(struct vserial_dev *vs);
-void vserial_ports_work(struct vserial_dev *vs);
-void vserial_ports_wake_all(struct vserial_dev *vs);
-void vserial_port_wake_vq(struct vserial_dev *vs, struct vsq *vq);
-struct vserial_port *vserial_port_of_vq(struct vsq *vq);
-void vserial_port_kick(struct vserial_dev *vs, struct vsq *vq);
-void vserial_port_emerg_write(struct vserial_dev *vs, u8 c);
-int vserial_port_host_open(struct vserial_port *port);
-void vserial_port_host_close(struct vserial_port *port);
-ssize_t vserial_port_read(struct vserial_port *port, struct iov_iter *to,
-			  bool nonblock);
-ssize_t vserial_port_write(struct vserial_port *port, struct iov_iter *from,
-			   bool nonblock);
-__poll_t vserial_port_poll(struct vserial_port *port);
-int vserial_port_resize(struct vserial_port *port, u16 cols, u16 rows);
-void vserial_port_get_size(struct vserial_port *port, u16 *cols, u16 *rows);
-
-/* vserial_cdev.c: /dev/vserialN and the vserial class. */
-int vserial_cdev_init(void);
-void vserial_cdev_exit(void);
-extern const struct vserial_dev_hooks vserial_cdev_hooks;
-struct vserial_port *vserial_cdev_new(struct vserial_dev *vs, u32 id,
-				      const char *name, bool console);
-int vserial_cdev_plug(struct vserial_port *port);
-void vserial_cdev_unplug(struct vserial_port *port, bool announce);
-int vserial_cdev_add(struct vserial_port *port);
-void vserial_cdev_del(struct vserial_port *port);
-
-/* vserial_vdpa.c: the vDPA device. */
 struct vserial_dev *vserial_dev_create(struct device *parent,
 				       const char *name, u64 features,
 				       u32 max_nr_ports,
@@ -364,19 +238,8 @@ int vserial_dev_register(struct vserial_dev *vs);
 void vserial_dev_unregister(struct vserial_dev *vs);
 void vserial_dev_schedule(struct vserial_dev *vs);
 void vserial_dev_irq(struct vsq *vq);
-void vs_quiesce(struct vserial_dev *vs, unsigned long *flags);
-void vs_unquiesce(struct vserial_dev *vs, unsigned long flags);
+void vserial_dev_quiesce(struct vserial_dev *vs, unsigned long *flags);
+void vserial_dev_unquiesce(struct vserial_dev *vs, unsigned long flags);
 void vserial_dev_config_changed(struct vserial_dev *vs);
 
-/* vserial_configfs.c: ports and device templates in configfs. */
-extern struct mutex vserial_cfg_mutex;
-int vserial_configfs_init(void);
-void vserial_configfs_exit(void);
-struct vserial_cfg_dev *vserial_cfg_claim(const char *name, bool multiport);
-unsigned int vserial_cfg_max_ports(struct vserial_cfg_dev *cfg);
-int vserial_cfg_bind(struct vserial_cfg_dev *cfg, struct vserial_dev *vs);
-int vserial_cfg_publish(struct vserial_cfg_dev *cfg);
-void vserial_cfg_release(struct vserial_cfg_dev *cfg);
-void vserial_cfg_register(struct vserial_cfg_dev *cfg);
-
-#endif /* _VSERIAL_H */
+#endif /* _VSERIAL_DEV_H */
