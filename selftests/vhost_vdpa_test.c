@@ -3328,22 +3328,29 @@ static void lc_teardown(struct side *s)
 }
 
 /*
- * Plug port @name in at @id and let the driver make it ready: PORT_ADD,
- * PORT_READY, PORT_NAME.
+ * The device announces port @name at @id and the driver makes it ready:
+ * PORT_ADD, PORT_READY, PORT_NAME.
  */
-static void lc_plug_ready(struct __test_metadata *_metadata, struct side *s,
-			  const char *name, unsigned int id)
+static void lc_announce(struct __test_metadata *_metadata, struct side *s,
+			unsigned int id, const char *name)
 {
 	struct vu_ctrl_msg m;
 
-	ASSERT_EQ(0, lc_cfg_port(name, id, LC_PLUG)) {
-		TH_LOG("%s: %s", name, vu_error());
-	}
 	expect_msg(_metadata, s, id, VIRTIO_CONSOLE_PORT_ADD, 1, NULL);
 	ASSERT_EQ(0, vu_ctrl_send(s->dev, id, VIRTIO_CONSOLE_PORT_READY, 1));
 	s->con.ports[id].ready = true;
 	expect_msg(_metadata, s, id, VIRTIO_CONSOLE_PORT_NAME, 1, &m);
 	ASSERT_STREQ(name, m.name);
+}
+
+/* Plug port @name in at @id and let the driver make it ready. */
+static void lc_plug_ready(struct __test_metadata *_metadata, struct side *s,
+			  const char *name, unsigned int id)
+{
+	ASSERT_EQ(0, lc_cfg_port(name, id, LC_PLUG)) {
+		TH_LOG("%s: %s", name, vu_error());
+	}
+	lc_announce(_metadata, s, id, name);
 }
 
 FIXTURE(lifecycle) {
@@ -3565,11 +3572,7 @@ TEST_F(pause, hotplug_while_stopped)
 	usleep(100000);
 	ASSERT_EQ(0, vu_vmm_cont(s->dev));
 	expect_msg(_metadata, s, 2, VIRTIO_CONSOLE_PORT_REMOVE, 1, NULL);
-	expect_msg(_metadata, s, 3, VIRTIO_CONSOLE_PORT_ADD, 1, NULL);
-	ASSERT_EQ(0, vu_ctrl_send(s->dev, 3, VIRTIO_CONSOLE_PORT_READY, 1));
-	s->con.ports[3].ready = true;
-	expect_msg(_metadata, s, 3, VIRTIO_CONSOLE_PORT_NAME, 1, &m);
-	EXPECT_STREQ("lc.b", m.name);
+	lc_announce(_metadata, s, 3, "lc.b");
 	expect_quiet(_metadata, s, 150);
 	/* The host end of the unplugged port: end of file, no more data. */
 	EXPECT_EQ(0, read(s->host[1], m.name, 1));
@@ -3706,7 +3709,6 @@ TEST_F(lifecycle, id_reuse_slow_driver)
 {
 	struct side *s = &self->s;
 	struct vu_vq *txq;
-	struct vu_ctrl_msg m;
 	char buf[64];
 	int fd;
 
@@ -3733,11 +3735,7 @@ TEST_F(lifecycle, id_reuse_slow_driver)
 
 	/* The driver catches up: the old port goes, the new one comes. */
 	expect_msg(_metadata, s, 3, VIRTIO_CONSOLE_PORT_REMOVE, 1, NULL);
-	expect_msg(_metadata, s, 3, VIRTIO_CONSOLE_PORT_ADD, 1, NULL);
-	ASSERT_EQ(0, vu_ctrl_send(s->dev, 3, VIRTIO_CONSOLE_PORT_READY, 1));
-	s->con.ports[3].ready = true;
-	expect_msg(_metadata, s, 3, VIRTIO_CONSOLE_PORT_NAME, 1, &m);
-	EXPECT_STREQ("lc.y", m.name);
+	lc_announce(_metadata, s, 3, "lc.y");
 	expect_msg(_metadata, s, 3, VIRTIO_CONSOLE_PORT_OPEN, 1, NULL);
 	ASSERT_EQ(0, vu_console_open_port(&s->con, 3));
 	ASSERT_LE(0, vu_port_send(s->dev, 3, "NEW", 3, 1, false));
@@ -3913,7 +3911,6 @@ TEST_F(pause, interrupt_waits_for_callback)
 TEST_F(lifecycle, id_reuse_failed_add)
 {
 	struct side *s = &self->s;
-	struct vu_ctrl_msg m;
 
 	lc_up(_metadata, s);
 	ASSERT_EQ(0, lc_cfg_port("lc.c", 4, LC_PLUG));
@@ -3923,11 +3920,7 @@ TEST_F(lifecycle, id_reuse_failed_add)
 	ASSERT_EQ(0, lc_cfg_port("lc.c", -1, LC_RMDIR));
 	ASSERT_EQ(0, lc_cfg_port("lc.d", 4, LC_PLUG));
 	expect_msg(_metadata, s, 4, VIRTIO_CONSOLE_PORT_REMOVE, 1, NULL);
-	expect_msg(_metadata, s, 4, VIRTIO_CONSOLE_PORT_ADD, 1, NULL);
-	ASSERT_EQ(0, vu_ctrl_send(s->dev, 4, VIRTIO_CONSOLE_PORT_READY, 1));
-	s->con.ports[4].ready = true;
-	expect_msg(_metadata, s, 4, VIRTIO_CONSOLE_PORT_NAME, 1, &m);
-	EXPECT_STREQ("lc.d", m.name);
+	lc_announce(_metadata, s, 4, "lc.d");
 }
 
 struct lc_poller {

@@ -26,6 +26,7 @@ edges=$(
 	done
 )
 echo "$edges" | sed 's/ / -> /'
+echo "$(echo "$edges" | grep -c .) dependencies among $(echo "$objs" | wc -w) files"
 if ! out=$(echo "$edges" | tsort 2>&1 >/dev/null) || [ -n "$out" ]; then
 	echo "$out" | sed -n 's/^tsort: //p'
 	exit 1

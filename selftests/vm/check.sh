@@ -108,33 +108,17 @@ relay()
 	done
 }
 
-# layers_step - no circle among the files of drivers/ (tools/layers.sh,
-# from the objects the module build left)
-layers_step()
+# objects_check SCRIPT DESCRIPTION - run tools/SCRIPT on the objects the
+# module build left; its last line is the result's comment
+objects_check()
 {
-	local log=$OUT/layers.log
+	local log=$OUT/${1%.sh}.log
 
-	if "$CHECKOUT/tools/layers.sh" "$CHECKOUT" >"$log" 2>&1; then
-		result ok "layers: no import circle among drivers/*.c" \
-			"$(wc -l <"$log") dependencies"
+	if "$CHECKOUT/tools/$1" "$CHECKOUT" >"$log" 2>&1; then
+		result ok "$2" "$(tail -n 1 "$log")"
 	else
 		comment "$log"
-		result fail "layers: no import circle among drivers/*.c"
-	fi
-}
-
-# prefixes_step - one name prefix per file of drivers/ (tools/prefixes.sh,
-# from the same objects)
-prefixes_step()
-{
-	local log=$OUT/prefixes.log
-
-	if "$CHECKOUT/tools/prefixes.sh" "$CHECKOUT" >"$log" 2>&1; then
-		result ok "prefixes: one name prefix per file of drivers/" \
-			"$(tail -n 1 "$log")"
-	else
-		comment "$log"
-		result fail "prefixes: one name prefix per file of drivers/"
+		result fail "$2"
 	fi
 }
 
@@ -299,8 +283,8 @@ main()
 		sh -c 'make -C "$1" KDIR="$2" clean >/dev/null &&
 		       make -C "$1" -j"$(nproc)" KDIR="$2" W=1 C=1 modules' - \
 		"$CHECKOUT" "/lib/modules/$kver/build"
-	layers_step
-	prefixes_step
+	objects_check layers.sh "layers: no import circle among drivers/*.c"
+	objects_check prefixes.sh "prefixes: one name prefix per file of drivers/"
 	checkpatch
 	fuzz_unit_step
 	build_step "build: selftests" "$OUT/build-selftests.log" \
