@@ -67,8 +67,7 @@ static const struct vsp_ops vserial_ctrl_ops = {
 /* The control protocol of a new device. */
 int vserial_ctrl_init(struct vserial_dev *vs)
 {
-	return vsp_init(&vs->cp, &vserial_ctrl_ops, &vs->vdpa.dev,
-			vs->max_nr_ports);
+	return vsp_init(&vs->cp, &vserial_ctrl_ops, vs->max_nr_ports);
 }
 
 /* Queue message @msg about @port for the driver, if the driver knows it. */
@@ -146,11 +145,11 @@ static int vserial_ctrl_send(struct vserial_dev *vs, const struct vsp_msg *m,
 	if (r < 0 || !vsq_running(vq))
 		return -EIO;
 	if (vq->chain.written < len)
-		dev_dbg(&vs->vdpa.dev,
-			"control buffer of %u bytes truncates event %u for port %u\n",
-			vq->chain.written,
-			le16_to_cpu((__force __le16)m->hdr.event),
-			le32_to_cpu((__force __le32)m->hdr.id));
+		dev_dbg_ratelimited(&vs->vdpa.dev,
+				    "control buffer of %u bytes truncates event %u for port %u\n",
+				    vq->chain.written,
+				    le16_to_cpu((__force __le16)m->hdr.event),
+				    le32_to_cpu((__force __le32)m->hdr.id));
 	vsq_complete(vq);
 	trace_vserial_ctrl_send(vs, le32_to_cpu((__force __le32)m->hdr.id),
 				le16_to_cpu((__force __le16)m->hdr.event),
@@ -159,8 +158,32 @@ static int vserial_ctrl_send(struct vserial_dev *vs, const struct vsp_msg *m,
 }
 
 /*
+ * Log what the protocol noted of the driver's mistakes (struct
+ * vsp_notes), rate-limited, holding no lock: a console on one of the
+ * device's own ports may print through the device.
+ */
+static void vserial_ctrl_log(struct vserial_dev *vs)
+{
+	struct vsp_notes nt;
+	unsigned int i;
+	bool any;
+
+	spin_lock_irq(&vs->lock);
+	any = vsp_take_notes(&vs->cp, &nt);
+	spin_unlock_irq(&vs->lock);
+	if (!any)
+		return;
+	for (i = 0; i < nt.n; i++)
+		dev_dbg_ratelimited(&vs->vdpa.dev, "%s\n", nt.text[i]);
+	if (nt.lost)
+		dev_dbg_ratelimited(&vs->vdpa.dev,
+				    "%u more control protocol notes not logged\n",
+				    nt.lost);
+}
+
+/*
  * Send what the protocol owes the driver, as far as it has receive
- * buffers.  Runs in the device worker.
+ * buffers, and log its notes.  Runs in the device worker.
  */
 void vserial_ctrl_flush(struct vserial_dev *vs)
 {
@@ -169,6 +192,7 @@ void vserial_ctrl_flush(struct vserial_dev *vs)
 	bool sent = false;
 	size_t len;
 
+	vserial_ctrl_log(vs);
 	down_read(&vs->mem_sem);
 	for (;;) {
 		spin_lock_irq(&vs->lock);
@@ -253,9 +277,6 @@ void vserial_ctrl_handle_tx(struct vserial_dev *vs)
 			vserial_ctrl_trace_change(res.port, res.change);
 		queued = vsp_owes(&vs->cp);
 		spin_unlock(&vs->lock);
-		if (!ok)
-			dev_dbg(&vs->vdpa.dev,
-				"short control message (%d bytes) ignored\n", r);
 		/* The port cannot go: unplugging waits for mem_lock. */
 		if (res.port)
 			vserial_port_wake(vserial_ctrl_port_of(res.port));

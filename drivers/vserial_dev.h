@@ -60,9 +60,10 @@
 /* Buffers completed by one kick before the rest goes to the worker. */
 #define VSERIAL_KICK_BUDGET	256
 /*
- * Descriptors one kick walks to drain console output (interrupts may be
- * off) before it lets others run; for read() and write() see
- * VSERIAL_XFER_WALK.
+ * Descriptors one kick (or worker turn) walks to drain console output,
+ * interrupts maybe off, before it lets others run; it copies at most the
+ * console buffer's room at its start (VSERIAL_CONSOLE_BUF_SIZE).  For
+ * read() and write() see VSERIAL_XFER_WALK.
  */
 #define VSERIAL_KICK_WALK	1024
 
@@ -95,6 +96,7 @@ enum vserial_op {
 	VSERIAL_OP_RESET_MAP,
 	VSERIAL_OP_SESSION_END,
 	VSERIAL_OP_VQ_CONTINUES,
+	VSERIAL_OP_VQ_BROKEN,
 };
 
 /**
@@ -177,6 +179,7 @@ struct vserial_dev {
 	struct work_struct work;
 	unsigned long *irq_pending;	/* vqs owed an interrupt */
 	unsigned long *drain_pending;	/* tx queues a kick left work on */
+	unsigned long *broken_pending;	/* broken vqs not yet logged */
 	unsigned long work_flags;
 #define VSERIAL_DRAIN_ALL	0	/* drain every kick-owned tx queue */
 	bool config_irq_pending;

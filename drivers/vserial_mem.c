@@ -11,7 +11,6 @@
  * memory limit.
  */
 
-#include <linux/device.h>
 #include <linux/err.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
@@ -28,21 +27,16 @@ static int vsm_translate(const struct vsm *m, u64 iova, u64 len, bool write,
 	struct vhost_iotlb_map *map;
 
 	if (!m->iotlb) {
-		if (!m->pt_ok) {
-			dev_dbg(m->dev, "IOVA %#llx: no map set\n", iova);
+		if (!m->pt_ok)
 			return -EFAULT;
-		}
 		*pa = iova;
 		*seg = len;
 		return 0;
 	}
 
 	map = vhost_iotlb_itree_first(m->iotlb, iova, iova);
-	if (!map || !(map->perm & (write ? VHOST_MAP_WO : VHOST_MAP_RO))) {
-		dev_dbg(m->dev, "IOVA %#llx not mapped for %s (%u maps)\n",
-			iova, write ? "writing" : "reading", m->iotlb->nmaps);
+	if (!map || !(map->perm & (write ? VHOST_MAP_WO : VHOST_MAP_RO)))
 		return -EFAULT;
-	}
 
 	*pa = map->addr + (iova - map->start);
 	*seg = map->last - iova >= len - 1 ? len : map->last - iova + 1;
@@ -50,17 +44,20 @@ static int vsm_translate(const struct vsm *m, u64 iova, u64 len, bool write,
 }
 
 ssize_t vsm_xfer(const struct vsm *m, u64 iova, size_t len, bool to_guest,
-		 void *kbuf, struct iov_iter *iter)
+		 void *kbuf, struct iov_iter *iter, bool *unmapped)
 {
 	size_t done = 0;
+
+	*unmapped = false;
 
 	while (done < len) {
 		phys_addr_t pa;
 		u64 seg;
 
+		/* What was copied is the caller's: the iterator moved. */
 		if (vsm_translate(m, iova + done, len - done, to_guest,
 				  &pa, &seg))
-			return -EFAULT;
+			goto unmapped;
 
 		while (seg) {
 			unsigned long pfn = PHYS_PFN(pa);
@@ -70,7 +67,7 @@ ssize_t vsm_xfer(const struct vsm *m, u64 iova, size_t len, bool to_guest,
 			void *p;
 
 			if (!pfn_valid(pfn))
-				return -EFAULT;
+				goto unmapped;
 
 			p = kmap_local_page(pfn_to_page(pfn)) + off;
 			if (iter && to_guest)
@@ -91,17 +88,26 @@ ssize_t vsm_xfer(const struct vsm *m, u64 iova, size_t len, bool to_guest,
 		}
 	}
 	return done;
+
+unmapped:
+	*unmapped = true;
+	return done ?: -EFAULT;
 }
 
 int vsm_read(const struct vsm *m, u64 iova, void *buf, size_t len)
 {
-	return vsm_xfer(m, iova, len, false, buf, NULL) == len ? 0 : -EFAULT;
+	bool unmapped;
+
+	return vsm_xfer(m, iova, len, false, buf, NULL, &unmapped) == len ?
+	       0 : -EFAULT;
 }
 
 int vsm_write(const struct vsm *m, u64 iova, const void *buf, size_t len)
 {
-	return vsm_xfer(m, iova, len, true, (void *)buf, NULL) == len ?
-	       0 : -EFAULT;
+	bool unmapped;
+
+	return vsm_xfer(m, iova, len, true, (void *)buf, NULL, &unmapped) ==
+	       len ? 0 : -EFAULT;
 }
 
 /*

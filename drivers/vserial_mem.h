@@ -19,20 +19,17 @@
 
 #include <linux/types.h>
 
-struct device;
 struct iov_iter;
 struct vhost_iotlb;
 
 /**
  * struct vsm - the guest memory a device reaches
  * @iotlb: the device's copy of the map, NULL for the identity map
- * @dev: the device, for debug messages only
  * @pt_ok: the identity map may be used (the driver is in the kernel);
  *	without it and without @iotlb, no IOVA is mapped at all
  */
 struct vsm {
 	struct vhost_iotlb *iotlb;
-	struct device *dev;
 	bool pt_ok;
 };
 
@@ -44,14 +41,18 @@ struct vsm {
  * @to_guest: direction: into guest memory (a device-writable buffer)
  * @kbuf: the kernel buffer, used when @iter is NULL
  * @iter: the iterator, or NULL
+ * @unmapped: set if the copy stopped where the guest range stops being
+ *	mapped for the access (the guest's fault, not @iter's)
  *
  * Every byte must be mapped with the permission the direction needs.
  *
- * Return: the bytes copied (short only when @iter faults), or -EFAULT
- * when part of the guest range is not mapped for the access.
+ * Return: the bytes copied, short when @iter faults or the guest range
+ * stops being mapped for the access part-way (the bytes before are
+ * copied, and @iter has moved past them); -EFAULT if its first byte is
+ * not mapped.
  */
 ssize_t vsm_xfer(const struct vsm *m, u64 iova, size_t len, bool to_guest,
-		 void *kbuf, struct iov_iter *iter);
+		 void *kbuf, struct iov_iter *iter, bool *unmapped);
 
 /**
  * vsm_read() - copy @len bytes of guest memory at @iova into @buf

@@ -68,8 +68,8 @@ static bool vserial_port_quarantined(struct vserial_port *port)
 /* A queue of the port is corrupted: both directions fail until reset. */
 static bool vserial_port_broken(struct vserial_port *port)
 {
-	return vserial_port_rxq_of(port)->broken ||
-	       vserial_port_txq_of(port)->broken;
+	return READ_ONCE(vserial_port_rxq_of(port)->broken) ||
+	       READ_ONCE(vserial_port_txq_of(port)->broken);
 }
 
 /*
@@ -85,23 +85,28 @@ static bool vserial_port_installed(struct vserial_port *port)
 
 /*
  * The current segment of the active chain is console output: copy what
- * the console buffer of @port has room for, count the rest as dropped
- * without reading it, and move on to the next segment.
+ * is left of *@room (the console buffer's room when the drain began),
+ * count the rest as dropped without reading it, and move on to the next
+ * segment.  Room the reader makes meanwhile is for the next drain: a
+ * reader that keeps up must not turn one drain, interrupts off, into a
+ * copy of all a guest's descriptors can hold.
  */
-static int vserial_port_console_take(struct vsq *vq, struct vserial_port *port)
+static int vserial_port_console_take(struct vsq *vq, struct vserial_port *port,
+				     u32 *room)
 {
 	u32 left = vsq_seg_left(vq);
 	u8 buf[128];
 	int n;
 
 	atomic64_add(left, &port->stats.bytes_from_guest);
-	while (left && !kfifo_is_full(&port->cons_fifo)) {
-		n = min3(left, kfifo_avail(&port->cons_fifo), (u32)sizeof(buf));
+	while (left && *room) {
+		n = min3(left, *room, (u32)sizeof(buf));
 		n = vsq_chain_read(vq, buf, n);
 		if (n <= 0)
 			return n;
 		kfifo_in(&port->cons_fifo, buf, n);
 		left -= n;
+		*room -= n;
 	}
 	atomic64_add(left, &port->cons_dropped);
 	return vsq_chain_pass(vq, left);
@@ -113,11 +118,11 @@ static int vserial_port_console_take(struct vsq *vq, struct vserial_port *port)
  * kicker's context, under vq->lock, so its work is bounded: it walks at
  * most about *@budget descriptors, plus one chain for @port NULL (a
  * chain may be left half-taken for the next call), and copies at most
- * what the console buffer has room for.  Returns the number of buffers
- * completed, or -EAGAIN if the budget ran out with more to do.
+ * *@room bytes.  Returns the number of buffers completed, or -EAGAIN if
+ * the budget ran out with more to do.
  */
 static int vserial_port_console_drain(struct vsq *vq, struct vserial_port *port,
-				      u32 *budget)
+				      u32 *budget, u32 *room)
 {
 	unsigned int done_bufs;
 	u32 start = vq->walked;
@@ -132,7 +137,7 @@ static int vserial_port_console_drain(struct vsq *vq, struct vserial_port *port,
 		if (r <= 0)
 			break;
 		if (vsq_seg_left(vq)) {
-			r = port ? vserial_port_console_take(vq, port) :
+			r = port ? vserial_port_console_take(vq, port, room) :
 				   vsq_chain_discard(vq);
 			if (r < 0)
 				break;
@@ -160,6 +165,7 @@ static void vserial_port_tx_drain(struct vserial_dev *vs, struct vsq *vq,
 {
 	struct vserial_port *taker = port;
 	u32 budget = VSERIAL_KICK_WALK;
+	u32 room = 0;
 	bool irq, more;
 	int done = 0, r;
 	u64 discarded;
@@ -168,10 +174,15 @@ static void vserial_port_tx_drain(struct vserial_dev *vs, struct vsq *vq,
 	if (port && vserial_port_quarantined(port))
 		taker = NULL;
 
-	/* One budget for the whole call: the driver may keep adding. */
+	/*
+	 * One budget for the whole call, in descriptors walked and bytes
+	 * copied: the driver may keep adding, the reader keep reading.
+	 */
 	spin_lock(&vq->lock);
+	if (taker)
+		room = kfifo_avail(&taker->cons_fifo);
 	do {
-		r = vserial_port_console_drain(vq, taker, &budget);
+		r = vserial_port_console_drain(vq, taker, &budget, &room);
 		if (r > 0)
 			done += r;
 	} while (r >= 0 && vsq_arm(vq));
@@ -536,16 +547,34 @@ ssize_t vserial_port_write(struct vserial_port *port, struct iov_iter *from,
 	return total;
 }
 
+/*
+ * Is there a chain on @vq for its consumer?  The consumer arms the ring
+ * whenever it leaves it empty, so a kick comes with the next buffer; on a
+ * ring no consumer has been at yet, poll() arms it for the consumer, if
+ * it could take the consumer's mutex without waiting (@own).
+ */
+static bool vserial_port_poll_vq(struct vsq *vq, bool own)
+{
+	if (vsq_has_avail(vq))
+		return true;
+	return own && vsq_arm(vq);
+}
+
+/*
+ * poll() never waits for a reader or writer (they may hold their mutex
+ * for a long copy or sleep with it): it looks at the rings under mem_sem
+ * only, and arms a queue only if its consumer's mutex is free.
+ */
 __poll_t vserial_port_poll(struct vserial_port *port)
 {
 	struct vserial_dev *vs = port->vs;
 	struct vsq *rxq = vserial_port_rxq_of(port);
 	struct vsq *txq = vserial_port_txq_of(port);
 	bool connected = vserial_port_guest_connected(port);
+	bool reader = mutex_trylock(&port->rlock);
+	bool writer = mutex_trylock(&port->wlock);
 	__poll_t mask = 0;
 
-	mutex_lock(&port->rlock);
-	mutex_lock(&port->wlock);
 	down_read(&vs->mem_sem);
 
 	/* Gone: end of file, and no more data ever. */
@@ -560,19 +589,21 @@ __poll_t vserial_port_poll(struct vserial_port *port)
 
 	if (port->console ? !kfifo_is_empty(&port->cons_fifo) :
 			    !vserial_port_quarantined(port) &&
-			    (vsq_has_avail(txq) || vsq_arm(txq)))
+			    vserial_port_poll_vq(txq, reader))
 		mask |= EPOLLIN | EPOLLRDNORM;
 	/* The guest side is away: a reader waits, a writer would block. */
 	if (!connected)
 		mask |= EPOLLRDHUP;
-	else if (vsq_has_avail(rxq) || vsq_arm(rxq))
+	else if (vserial_port_poll_vq(rxq, writer))
 		mask |= EPOLLOUT | EPOLLWRNORM;
 	if (vserial_port_broken(port))
 		mask |= EPOLLERR;
 out:
 	up_read(&vs->mem_sem);
-	mutex_unlock(&port->wlock);
-	mutex_unlock(&port->rlock);
+	if (writer)
+		mutex_unlock(&port->wlock);
+	if (reader)
+		mutex_unlock(&port->rlock);
 	return mask;
 }
 

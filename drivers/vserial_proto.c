@@ -32,19 +32,40 @@
 
 #include <linux/bitmap.h>
 #include <linux/bitops.h>
-#include <linux/device.h>
+#include <linux/kernel.h>
 #include <linux/limits.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 
 #include "vserial_proto.h"
 
-int vsp_init(struct vsp *sp, const struct vsp_ops *ops, struct device *dev,
-	     u32 max_nr_ports)
+/* Note a driver's mistake for the caller to log (struct vsp_notes). */
+static __printf(2, 3) void vsp_note(struct vsp *sp, const char *fmt, ...)
+{
+	struct vsp_notes *nt = &sp->notes;
+	va_list ap;
+
+	if (nt->n == VSP_NOTES) {
+		nt->lost++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(nt->text[nt->n++], VSP_NOTE_LEN, fmt, ap);
+	va_end(ap);
+}
+
+bool vsp_take_notes(struct vsp *sp, struct vsp_notes *out)
+{
+	*out = sp->notes;
+	sp->notes.n = 0;
+	sp->notes.lost = 0;
+	return out->n || out->lost;
+}
+
+int vsp_init(struct vsp *sp, const struct vsp_ops *ops, u32 max_nr_ports)
 {
 	memset(sp, 0, sizeof(*sp));
 	sp->ops = ops;
-	sp->dev = dev;
 	sp->max_nr_ports = max_nr_ports;
 	INIT_LIST_HEAD(&sp->list);
 	sp->ports = kcalloc(max_nr_ports, sizeof(*sp->ports), GFP_KERNEL);
@@ -231,7 +252,7 @@ static void vsp_clear_session(struct vsp *sp)
 void vsp_session_end(struct vsp *sp)
 {
 	if (sp->session != VSP_SESSION_NONE)
-		dev_dbg(sp->dev, "driver session ended\n");
+		vsp_note(sp, "driver session ended");
 	vsp_clear_session(sp);
 	sp->session = VSP_SESSION_NONE;
 }
@@ -298,16 +319,17 @@ static bool vsp_current(struct vsp *sp, struct vsp_port *p, unsigned int msg,
 }
 
 /**
- * vsp_owes() - is anything owed to the driver or to the ports' owners?
+ * vsp_owes() - is anything owed to the driver, the ports' owners, the log?
  * @sp: the protocol
  *
- * Return: true if a message or a guest_connected notification is owed.
+ * Return: true if a message, a guest_connected notification or a note
+ * (vsp_take_notes()) is owed.
  */
 bool vsp_owes(const struct vsp *sp)
 {
 	return !list_empty(&sp->list) ||
 	       !bitmap_empty(sp->remove_pending, sp->max_nr_ports) ||
-	       sp->uevent_pending;
+	       sp->uevent_pending || sp->notes.n || sp->notes.lost;
 }
 
 /**
@@ -401,7 +423,7 @@ static void vsp_resync(struct vsp *sp)
 	struct vsp_port *p;
 	u32 i;
 
-	dev_dbg(sp->dev, "driver restored its queues: control resync\n");
+	vsp_note(sp, "driver restored its queues: control resync");
 	sp->resync_pending = false;
 	memset(sp->stale_readies, 0,
 	       sp->max_nr_ports * sizeof(*sp->stale_readies));
@@ -436,12 +458,10 @@ static struct vsp_port *vsp_ready_port(struct vsp *sp, u32 id, u16 value)
 	/* A failed add answers too: PORT_READY 0. */
 	if (sp->stale_readies[id]) {
 		sp->stale_readies[id]--;
-		dev_dbg(sp->dev, "PORT_READY for the previous port %u ignored\n",
-			id);
+		vsp_note(sp, "PORT_READY for the previous port %u ignored", id);
 	} else if (value && sp->session == VSP_SESSION_MULTI) {
-		dev_dbg(sp->dev,
-			"PORT_READY for port %u the device does not have: PORT_REMOVE\n",
-			id);
+		vsp_note(sp, "PORT_READY for port %u the device does not have: PORT_REMOVE",
+			 id);
 		__set_bit(id, sp->remove_pending);
 	}
 	return NULL;
@@ -461,9 +481,8 @@ static void vsp_port_ready(struct vsp *sp, struct vsp_port *p)
 		/* Readers see the fence before they see the port as its own. */
 		smp_store_release(&p->replaces, false);
 	} else {
-		dev_dbg(sp->dev,
-			"port %u stays quarantined: its transmit ring cannot be read\n",
-			p->id);
+		vsp_note(sp, "port %u stays quarantined: its transmit ring cannot be read",
+			 p->id);
 	}
 
 	if (p->console)
@@ -484,9 +503,9 @@ static void vsp_port_ready(struct vsp *sp, struct vsp_port *p)
 static void vsp_device_ready(struct vsp *sp, u16 value)
 {
 	if (!value) {
-		dev_dbg(sp->dev, "driver failed to initialise\n");
+		vsp_note(sp, "driver failed to initialise");
 	} else if (sp->device_ready) {
-		dev_dbg(sp->dev, "repeated DEVICE_READY ignored\n");
+		vsp_note(sp, "repeated DEVICE_READY ignored");
 	} else {
 		sp->device_ready = true;
 		vsp_session_begin(sp);
@@ -504,8 +523,7 @@ static void vsp_event(struct vsp *sp, struct vsp_recv_result *res)
 			break;
 		p->answered = true;
 		if (!res->value) {
-			dev_dbg(sp->dev, "driver failed to add port %u\n",
-				res->id);
+			vsp_note(sp, "driver failed to add port %u", res->id);
 			break;
 		}
 		if (p->guest_state != VSP_GUEST_READY)
@@ -517,9 +535,8 @@ static void vsp_event(struct vsp *sp, struct vsp_recv_result *res)
 	case VIRTIO_CONSOLE_PORT_OPEN:
 		p = sp->ports[res->id];
 		if (!p || (p->replaces && p->guest_state != VSP_GUEST_READY)) {
-			dev_dbg(sp->dev,
-				"PORT_OPEN for a port %u the driver does not have ignored\n",
-				res->id);
+			vsp_note(sp, "PORT_OPEN for a port %u the driver does not have ignored",
+				 res->id);
 			break;
 		}
 		vsp_set_connected(sp, p, res->value);
@@ -529,9 +546,8 @@ static void vsp_event(struct vsp *sp, struct vsp_recv_result *res)
 		break;
 
 	default:
-		dev_dbg(sp->dev,
-			"unknown control event %u for port %u ignored\n",
-			res->event, res->id);
+		vsp_note(sp, "unknown control event %u for port %u ignored",
+			 res->event, res->id);
 		break;
 	}
 }
@@ -551,8 +567,10 @@ bool vsp_recv(struct vsp *sp, const void *buf, size_t len,
 	struct virtio_console_control hdr;
 
 	memset(res, 0, sizeof(*res));
-	if (len < sizeof(hdr))
+	if (len < sizeof(hdr)) {
+		vsp_note(sp, "short control message (%zu bytes) ignored", len);
 		return false;
+	}
 	memcpy(&hdr, buf, sizeof(hdr));
 	res->id = le32_to_cpu((__force __le32)hdr.id);
 	res->event = le16_to_cpu((__force __le16)hdr.event);
@@ -563,9 +581,8 @@ bool vsp_recv(struct vsp *sp, const void *buf, size_t len,
 		return true;
 	}
 	if (res->id >= sp->max_nr_ports) {
-		dev_dbg(sp->dev,
-			"control event %u for port %u >= max_nr_ports ignored\n",
-			res->event, res->id);
+		vsp_note(sp, "control event %u for port %u >= max_nr_ports ignored",
+			 res->event, res->id);
 		return true;
 	}
 	/* A driver that asks about its ports resumed a suspended session. */

@@ -27,7 +27,6 @@
 
 #include <uapi/linux/vdpa_vserial.h>
 
-struct device;
 struct vsp;
 struct vsp_port;
 
@@ -117,10 +116,24 @@ struct vsp_ops {
 	bool (*fence)(struct vsp *sp, struct vsp_port *p);
 };
 
+/*
+ * What the protocol has to say about a driver's mistakes, kept until its
+ * caller has dropped its locks (vsp_take_notes()): printk from under
+ * them could re-enter the device through a console on one of its ports,
+ * and a guest must not be able to keep a CPU logging with interrupts off.
+ */
+#define VSP_NOTES	4
+#define VSP_NOTE_LEN	80
+
+struct vsp_notes {
+	char text[VSP_NOTES][VSP_NOTE_LEN];
+	unsigned int n;
+	unsigned int lost;	/* beyond VSP_NOTES since the last take */
+};
+
 /**
  * struct vsp - the control protocol of one device
  * @ops: see struct vsp_ops
- * @dev: for debug messages only
  * @max_nr_ports: ids are below it
  * @ports: the plugged ports by id (vsp_plug(), vsp_unplug())
  * @session: see enum vsp_session
@@ -133,10 +146,10 @@ struct vsp_ops {
  * @remove_pending: ids owed a PORT_REMOVE
  * @announced: ids a PORT_ADD went to, this session
  * @stale_readies: PORT_READYs owed by gone ports, by id
+ * @notes: the driver's mistakes, for the caller to log
  */
 struct vsp {
 	const struct vsp_ops *ops;
-	struct device *dev;
 	u32 max_nr_ports;
 	struct vsp_port **ports;
 	enum vsp_session session;
@@ -149,6 +162,7 @@ struct vsp {
 	unsigned long *remove_pending;
 	unsigned long *announced;
 	u16 *stale_readies;
+	struct vsp_notes notes;
 };
 
 /* The longest message the device sends: PORT_NAME with the longest name. */
@@ -190,8 +204,7 @@ struct vsp_recv_result {
 	enum vsp_event change;
 };
 
-int vsp_init(struct vsp *sp, const struct vsp_ops *ops, struct device *dev,
-	     u32 max_nr_ports);
+int vsp_init(struct vsp *sp, const struct vsp_ops *ops, u32 max_nr_ports);
 void vsp_free(struct vsp *sp);
 void vsp_port_init(struct vsp_port *p, u32 id, bool console, const char *name,
 		   atomic64_t *queued);
@@ -208,5 +221,14 @@ void vsp_session_end(struct vsp *sp);
 bool vsp_features_ok(struct vsp *sp, bool multiport);
 bool vsp_driver_ok(struct vsp *sp, bool multiport, bool ctrl_continues);
 void vsp_resync_timeout(struct vsp *sp);
+
+/**
+ * vsp_take_notes() - hand over what the protocol noted
+ * @sp: the protocol
+ * @out: filled with the notes, which @sp then forgets
+ *
+ * Return: true if there was anything (notes or lost notes).
+ */
+bool vsp_take_notes(struct vsp *sp, struct vsp_notes *out);
 
 #endif /* _VSERIAL_PROTO_H */

@@ -97,7 +97,8 @@ TRACE_EVENT(vserial_port,
 		{ VSERIAL_OP_SET_MAP,		"set_map" },		\
 		{ VSERIAL_OP_RESET_MAP,		"reset_map" },		\
 		{ VSERIAL_OP_SESSION_END,	"session_end" },	\
-		{ VSERIAL_OP_VQ_CONTINUES,	"vq_continues" })
+		{ VSERIAL_OP_VQ_CONTINUES,	"vq_continues" },	\
+		{ VSERIAL_OP_VQ_BROKEN,		"vq_broken" })
 
 TRACE_EVENT(vserial_op,
 	    TP_PROTO(struct vserial_dev *vs, int op, int idx, u64 value),

@@ -84,19 +84,35 @@ static void vserial_dev_vq_broken(struct vsq *vq)
 {
 	struct vserial_dev *vs = vserial_dev_of_vq(vq);
 	unsigned long flags;
-	bool notify = false;
 
 	spin_lock_irqsave(&vs->lock, flags);
 	if (vs->status & VIRTIO_CONFIG_S_DRIVER_OK) {
 		vs->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
 		vs->config_irq_pending = true;
-		notify = true;
 	}
 	spin_unlock_irqrestore(&vs->lock, flags);
 
+	trace_vserial_op(vs, VSERIAL_OP_VQ_BROKEN, vq->idx, 0);
+	/* Logged by the worker, holding no lock (vserial_dev_log_broken()). */
+	set_bit(vq->idx, vs->broken_pending);
 	vs->hooks->wake_vq(vs, vq);
-	if (notify)
-		vserial_dev_schedule(vs);
+	vserial_dev_schedule(vs);
+}
+
+/*
+ * Why the engine stopped a queue, rate-limited.  Not from where it
+ * stopped it: that may be the kick, interrupts off, and a console on
+ * one of the device's own ports would print through the device.
+ */
+static void vserial_dev_log_broken(struct vserial_dev *vs)
+{
+	u32 i;
+
+	for_each_set_bit(i, vs->broken_pending, vs->nvqs)
+		if (test_and_clear_bit(i, vs->broken_pending))
+			dev_dbg_ratelimited(&vs->vdpa.dev,
+					    "vq %u: %s; queue stopped\n", i,
+					    READ_ONCE(vs->vqs[i].why));
 }
 
 /* Interrupt the driver for @vq.  Called with vs->mem_sem held. */
@@ -161,6 +177,7 @@ static void vserial_dev_work(struct work_struct *work)
 	struct vserial_dev *vs = container_of(work, struct vserial_dev, work);
 	unsigned long next;
 
+	vserial_dev_log_broken(vs);
 	if (READ_ONCE(vs->status) & VIRTIO_CONFIG_S_DRIVER_OK)
 		vs->hooks->work(vs);
 	if (READ_ONCE(vs->cp.uevent_pending)) {
@@ -710,6 +727,7 @@ static void vserial_dev_free(struct vdpa_device *vdpa)
 	kfree(vs->vq_cb);
 	bitmap_free(vs->irq_pending);
 	bitmap_free(vs->drain_pending);
+	bitmap_free(vs->broken_pending);
 	vsp_free(&vs->cp);
 	kfree(vs->vqs);
 	kfree(vs->ports);
@@ -823,14 +841,15 @@ struct vserial_dev *vserial_dev_create(struct device *parent,
 		goto err;
 	vs->vdpa.dma_dev = dev;
 
-	vs->qh.mem.dev = dev;
 	vs->qh.broken = vserial_dev_vq_broken;
 	vs->vqs = kcalloc(vs->nvqs, sizeof(*vs->vqs), GFP_KERNEL);
 	vs->vq_cb = kcalloc(vs->nvqs, sizeof(*vs->vq_cb), GFP_KERNEL);
 	vs->irq_pending = bitmap_zalloc(vs->nvqs, GFP_KERNEL);
 	vs->drain_pending = bitmap_zalloc(vs->nvqs, GFP_KERNEL);
+	vs->broken_pending = bitmap_zalloc(vs->nvqs, GFP_KERNEL);
 	vs->ports = kcalloc(max_nr_ports, sizeof(*vs->ports), GFP_KERNEL);
 	if (!vs->vqs || !vs->vq_cb || !vs->irq_pending || !vs->drain_pending ||
+	    !vs->broken_pending ||
 	    !vs->ports || hooks->init(vs))
 		goto err;
 

@@ -9,7 +9,6 @@
 
 #include <linux/bug.h>
 #include <linux/compiler.h>
-#include <linux/device.h>
 #include <linux/log2.h>
 #include <linux/minmax.h>
 #include <linux/string.h>
@@ -77,8 +76,8 @@ static void vsq_park(struct vsq *vq)
 
 	if (!vq->chain_active)
 		return;
-	vq->chain_active = false;
-	vq->last_avail_idx--;
+	WRITE_ONCE(vq->chain_active, false);
+	WRITE_ONCE(vq->last_avail_idx, vq->last_avail_idx - 1);
 	if (!c->consumed)
 		return;
 	vq->resume = (struct vsq_resume) {
@@ -114,12 +113,13 @@ void vsq_reset(struct vsq *vq)
 	vq->avail_addr = 0;
 	vq->used_addr = 0;
 	vq->num = 0;
-	vq->last_avail_idx = 0;
+	WRITE_ONCE(vq->last_avail_idx, 0);
+	WRITE_ONCE(vq->avail_idx, 0);
 	vq->used_idx = 0;
 	vq->signalled_used = 0;
 	vq->signalled_valid = false;
 	vq->ready = false;
-	vq->broken = false;
+	WRITE_ONCE(vq->broken, false);
 	vq->completed = 0;
 	vq->discarded = 0;
 }
@@ -165,7 +165,8 @@ void vsq_set_base(struct vsq *vq, u16 base)
 	if (base == vsq_base(vq))
 		return;
 	vsq_park(vq);
-	vq->last_avail_idx = base;
+	WRITE_ONCE(vq->last_avail_idx, base);
+	WRITE_ONCE(vq->avail_idx, base);
 	vq->used_idx = base;
 	vq->signalled_valid = false;
 }
@@ -256,8 +257,8 @@ static bool vsq_layout_ok(struct vsq *vq)
  */
 bool vsq_running(const struct vsq *vq)
 {
-	return vq->ready && !vq->broken && !READ_ONCE(vq->host->suspended) &&
-	       READ_ONCE(vq->host->driver_ok);
+	return vq->ready && !READ_ONCE(vq->broken) &&
+	       !READ_ONCE(vq->host->suspended) && READ_ONCE(vq->host->driver_ok);
 }
 
 /* May the queue be worked on now?  Checks the driver's layout once. */
@@ -274,16 +275,16 @@ bool vsq_usable(struct vsq *vq)
 
 /*
  * Stop a queue the driver has corrupted, and tell the device core, which
- * asks the driver for a reset.  Only dev_dbg: a guest must not be able
- * to flood the log.
+ * asks the driver for a reset and logs @why (a static string) later,
+ * rate-limited and holding no lock: the engine prints nothing.
  */
 void vsq_fail(struct vsq *vq, const char *why)
 {
 	if (vq->broken)
 		return;
-	vq->broken = true;
-	vq->chain_active = false;
-	dev_dbg(vsq_mem(vq)->dev, "vq %u: %s; queue stopped\n", vq->idx, why);
+	WRITE_ONCE(vq->why, why);
+	WRITE_ONCE(vq->broken, true);
+	WRITE_ONCE(vq->chain_active, false);
 	if (vq->host->broken)
 		vq->host->broken(vq);
 }
@@ -456,6 +457,28 @@ static int vsq_recognise(struct vsq *vq, bool popped)
 }
 
 /*
+ * Fetch the driver's available index into the shadow (struct vsq), and
+ * check it: the driver may add at most a ring's worth of entries beyond
+ * those the device has not consumed.  The ring entries it covers are read
+ * after it (the barrier).
+ */
+static int vsq_fetch_avail(struct vsq *vq)
+{
+	u16 avail;
+	int r;
+
+	r = vsq_get16(vq, vsq_avail_idx_addr(vq), &avail);
+	if (r)
+		return r;
+	if ((u16)(avail - vq->last_avail_idx) > vq->num)
+		return vsq_bad(vq, "available index moved beyond the ring size");
+	WRITE_ONCE(vq->avail_idx, avail);
+	/* Read the ring entries only after seeing the index that covers them. */
+	smp_rmb();
+	return 0;
+}
+
+/*
  * Make the next available chain the active one.  Returns 1 if there is an
  * active chain (its first segment loaded, or empty), 0 if the ring is
  * empty, -EIO if the queue is unusable or the ring is malformed.
@@ -463,7 +486,7 @@ static int vsq_recognise(struct vsq *vq, bool popped)
 int vsq_next_chain(struct vsq *vq)
 {
 	struct vsq_chain *c = &vq->chain;
-	u16 avail, head;
+	u16 head;
 	int r;
 
 	if (!vsq_usable(vq))
@@ -473,16 +496,14 @@ int vsq_next_chain(struct vsq *vq)
 		return r < 0 ? r : 1;
 	}
 
-	r = vsq_get16(vq, vsq_avail_idx_addr(vq), &avail);
-	if (r)
-		return r;
-	if ((u16)(avail - vq->last_avail_idx) > vq->num)
-		return vsq_bad(vq, "available index moved beyond the ring size");
-	if (avail == vq->last_avail_idx)
-		return 0;
+	if (vq->avail_idx == vq->last_avail_idx) {
+		r = vsq_fetch_avail(vq);
+		if (r)
+			return r;
+		if (vq->avail_idx == vq->last_avail_idx)
+			return 0;
+	}
 
-	/* Read the ring entry only after seeing the index that covers it. */
-	smp_rmb();
 	r = vsq_get16(vq, vsq_avail_ring_addr(vq, vq->last_avail_idx), &head);
 	if (r)
 		return r;
@@ -490,11 +511,12 @@ int vsq_next_chain(struct vsq *vq)
 		return vsq_bad(vq, "available ring entry out of range");
 
 	memset(c, 0, sizeof(*c));
-	c->pos = vq->last_avail_idx++;
+	c->pos = vq->last_avail_idx;
+	WRITE_ONCE(vq->last_avail_idx, c->pos + 1);
 	c->head = head;
 	c->next = head;
 	c->has_next = true;
-	vq->chain_active = true;
+	WRITE_ONCE(vq->chain_active, true);
 
 	r = vsq_chain_advance(vq);
 	if (r >= 0)
@@ -572,7 +594,7 @@ void vsq_complete(struct vsq *vq)
 
 	if (!vsq_running(vq))
 		return;
-	vq->chain_active = false;
+	WRITE_ONCE(vq->chain_active, false);
 	if (vsm_write(vsq_mem(vq), vsq_used_ring_addr(vq, vq->used_idx),
 		      &elem, sizeof(elem))) {
 		vsq_fail(vq, "used ring not mapped");
@@ -643,34 +665,51 @@ int vsq_peek_avail(struct vsq *vq, u16 *idx)
 	return vsm_load16(vsq_mem(vq), vsq_avail_idx_addr(vq), idx) ? -EIO : 0;
 }
 
-/* Is there a chain to take now (not while the queue is stopped)? */
+/*
+ * Is there a chain for the consumer to take (not while the queue is
+ * stopped)?  For someone who is not the queue's consumer (poll()): it
+ * changes nothing and checks nothing, and the answer is a hint that may
+ * be stale when it returns.  It needs no kick armed: the consumer arms
+ * whenever it leaves the ring empty (vsq_arm()), so a buffer the driver
+ * adds after this saw none is kicked.
+ */
 bool vsq_has_avail(struct vsq *vq)
 {
+	u16 last = READ_ONCE(vq->last_avail_idx);
 	u16 avail;
 
-	if (!vsq_usable(vq))
+	/* A bad layout is the consumer's to report. */
+	if (!vsq_running(vq) || !vsq_layout_ok(vq))
 		return false;
-	if (vq->chain_active)
+	if (READ_ONCE(vq->chain_active) || READ_ONCE(vq->avail_idx) != last)
 		return true;
-	if (vsq_get16(vq, vsq_avail_idx_addr(vq), &avail))
+	if (vsm_load16(vsq_mem(vq), vsq_avail_idx_addr(vq), &avail))
 		return false;
-	return avail != vq->last_avail_idx;
+	return avail != last;
 }
 
 /*
  * Ask for a kick when the driver adds the next buffer.  Returns true if
- * a buffer arrived meanwhile, so that the caller does not go to sleep.
+ * a buffer arrived meanwhile, so that the caller does not go to sleep;
+ * the next vsq_next_chain() then pops it without reading the index
+ * again.  Each such retry counts as a walk, for the callers' budgets.
+ * Only the consumer arms.
  */
 bool vsq_arm(struct vsq *vq)
 {
 	if (!vsq_usable(vq))
 		return false;
+	if (vq->chain_active || vq->avail_idx != vq->last_avail_idx)
+		return true;
 	if (vsq_has_feature(vq, VIRTIO_RING_F_EVENT_IDX) &&
 	    vsq_put16(vq, vsq_avail_event_addr(vq), vq->last_avail_idx))
 		return false;
 	/* Publish avail_event before reading the driver's index again. */
 	smp_mb();
-	return vsq_has_avail(vq);
+	if (vsq_fetch_avail(vq) || vq->avail_idx == vq->last_avail_idx)
+		return false;
+	vq->walked++;
+	return true;
 }
 
 /*
@@ -691,6 +730,7 @@ static ssize_t vsq_xfer_iter(struct vsq *vq, struct iov_iter *iter)
 
 	/* Bounded: empty buffers move no bytes, but cost a walk each. */
 	while (iov_iter_count(iter) && vq->walked - start < VSERIAL_XFER_WALK) {
+		bool unmapped;
 		size_t want;
 		ssize_t n;
 
@@ -701,17 +741,22 @@ static ssize_t vsq_xfer_iter(struct vsq *vq, struct iov_iter *iter)
 		if (c->len) {
 			want = min_t(size_t, c->len, iov_iter_count(iter));
 			n = vsm_xfer(vsq_mem(vq), c->addr, want, to_guest,
-				     NULL, iter);
+				     NULL, iter, &unmapped);
 			if (n < 0) {
 				r = vsq_bad(vq, "buffer not mapped");
 				break;
 			}
+			/* What moved is the caller's, even if the rest faults. */
 			c->addr += n;
 			c->len -= n;
 			c->consumed += n;
 			if (to_guest)
 				c->written += n;
 			total += n;
+			if (unmapped) {
+				r = vsq_bad(vq, "buffer not mapped");
+				break;
+			}
 			if (n < want) {
 				r = -EFAULT;
 				break;
@@ -729,6 +774,12 @@ static ssize_t vsq_xfer_iter(struct vsq *vq, struct iov_iter *iter)
 	/* A receive buffer holding data goes to the driver now. */
 	if (to_guest && vq->chain_active && c->written)
 		vsq_complete(vq);
+	/*
+	 * Left the ring empty: ask for a kick now, so that whoever waits
+	 * without consuming (poll()) hears of the next buffer.
+	 */
+	if (r >= 0 && !vq->chain_active && vq->avail_idx == vq->last_avail_idx)
+		vsq_arm(vq);
 
 	return total ?: min(r, 0);
 }

@@ -115,6 +115,12 @@ struct vsq {
 	u32 num;
 	u16 idx;
 	u16 last_avail_idx;	/* next avail entry to consume */
+	/*
+	 * The driver's avail->idx as last fetched and checked (at most
+	 * @num ahead of @last_avail_idx): the only copy the engine uses, so
+	 * that a value is read from guest memory, and checked, once.
+	 */
+	u16 avail_idx;
 	u16 used_idx;		/* shadow of used->idx */
 	u16 signalled_used;	/* used->idx at the last interrupt */
 	u32 completed;		/* buffers used, see vsq_take_completed() */
@@ -123,6 +129,7 @@ struct vsq {
 	bool signalled_valid;
 	bool ready;
 	bool broken;		/* malformed ring: stopped until reset */
+	const char *why;	/* ... what was wrong, for the log */
 	bool device_writes;	/* receive queue: the device fills buffers */
 	bool chain_active;	/* @chain is popped and not yet used */
 	struct vsq_chain chain;

@@ -122,6 +122,21 @@ static bool chance(struct fz *f, unsigned int percent)
 	return rnd(f, 100) < percent;
 }
 
+/*
+ * Do 8 bytes of @b, at any offset, come from the write-only page (the
+ * secret repeated)?  A leak may be short and need not be aligned.
+ */
+static bool leaks_secret(const void *b, size_t n)
+{
+	static const char pat[] = SECRET SECRET;
+	size_t i;
+
+	for (i = 0; i + 8 <= n; i++)
+		if (memmem(pat, sizeof(pat) - 1, (const char *)b + i, 8))
+			return true;
+	return false;
+}
+
 /* Kernel log lines that mean the host is not healthy. */
 static const char *const bad_kmsg[] = {
 	"WARNING:", "BUG:", "Oops", "general protection", "Call Trace",
@@ -131,7 +146,7 @@ static const char *const bad_kmsg[] = {
 
 static const char *kmsg_bad(struct fz *f)
 {
-	static char rec[1024];
+	static char rec[8192];
 	ssize_t n;
 	size_t i;
 
@@ -139,6 +154,8 @@ static const char *kmsg_bad(struct fz *f)
 		n = read(f->kmsg, rec, sizeof(rec) - 1);
 		if (n < 0 && errno == EPIPE)
 			continue;
+		if (n < 0 && errno != EAGAIN)
+			return "the kernel log cannot be read";
 		if (n <= 0)
 			return NULL;
 		rec[n] = '\0';
@@ -426,7 +443,7 @@ static int fz_host_io(struct __test_metadata *_metadata, struct fz *f)
 		n = read(f->host[id], buf, len);
 		if (n > 0) {
 			f->host_bytes += n;
-			if (memmem(buf, n, SECRET, sizeof(SECRET) - 1)) {
+			if (leaks_secret(buf, n)) {
 				TH_LOG("host end of port %u read the write-only page",
 				       id);
 				return -1;
@@ -570,8 +587,7 @@ static void *fz_io_thread(void *arg)
 			switch (vu_rand(&rng) % 3) {
 			case 0:
 				n = read(fd, buf, 1 + vu_rand(&rng) % sizeof(buf));
-				if (n > 0 && memmem(buf, n, SECRET,
-						    sizeof(SECRET) - 1))
+				if (n > 0 && leaks_secret(buf, n))
 					f->io_error = -1;
 				break;
 			case 1:
@@ -895,6 +911,7 @@ FIXTURE_SETUP(fuzz)
 	ASSERT_EQ(0, vu_console_open_port(&f->oc, 1));
 
 	f->kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+	ASSERT_LE(0, f->kmsg);
 	if (f->kmsg >= 0)
 		lseek(f->kmsg, 0, SEEK_END);
 

@@ -648,8 +648,11 @@ short vs_revents(int fd)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLIN | POLLOUT | POLLRDHUP };
 
-	if (poll(&pfd, 1, 0) < 0)
-		return -1;
+	/* Not -1: that has every bit set, and would pass any check. */
+	if (poll(&pfd, 1, 0) < 0) {
+		vs_log("poll(%d): %s", fd, strerror(errno));
+		return POLLNVAL;
+	}
 	return pfd.revents;
 }
 

@@ -19,6 +19,8 @@
  * Needs root, the module loaded or loadable, virtio_vdpa, udevd, and
  * time: run it in the test VM ("make vm-run CMD=selftests/vserial_test").
  */
+#include <limits.h>
+
 #include "kselftest_harness.h"
 #include "vserial_lib.h"
 
@@ -64,7 +66,7 @@ static void check_names(struct __test_metadata *_metadata, struct vs_dev *d,
 		EXPECT_EQ(ids[i], (int)p->id) TH_LOG("port \"%s\"", names[i]);
 		EXPECT_EQ(ids[i] == 0, p->console)
 			TH_LOG("port \"%s\"", names[i]);
-		EXPECT_EQ(p->console, vs_attr(p, "console") == 1);
+		EXPECT_EQ(p->console ? 1 : 0, vs_attr(p, "console"));
 		snprintf(path, sizeof(path), "%s/vdpa_device", p->sys);
 		ASSERT_LT(0, vs_read_str(path, buf, sizeof(buf)));
 		EXPECT_STREQ(VS_DEV, buf);
@@ -995,6 +997,8 @@ TEST_F_TIMEOUT(vserial, add_del_cycles, 600)
 	vs_settle();
 	refcnt = vs_read_ll("/sys/module/" VS_MOD "/refcnt");
 	mem0 = vs_meminfo_kib("MemAvailable");
+	ASSERT_NE(LLONG_MIN, refcnt);
+	ASSERT_LE(0, mem0);
 
 	for (i = 0; i < 200; i++) {
 		ret = vs_dev_add(VS_DEV, NULL);
@@ -1021,6 +1025,7 @@ TEST_F_TIMEOUT(vserial, add_del_cycles, 600)
 	EXPECT_EQ(refcnt, vs_read_ll("/sys/module/" VS_MOD "/refcnt"));
 	EXPECT_EQ(0, vs_hvc_live());
 	mem1 = vs_meminfo_kib("MemAvailable");
+	ASSERT_LE(0, mem1);
 	TH_LOG("MemAvailable %lld -> %lld KiB", mem0, mem1);
 	/* Each device costs the guest ~12 MiB: 200 leaked would be GBs. */
 	EXPECT_GT(64 * 1024, mem0 - mem1);
@@ -1035,6 +1040,7 @@ TEST_F_TIMEOUT(vserial, add_del_open_cycles, 300)
 	long long refcnt = vs_read_ll("/sys/module/" VS_MOD "/refcnt");
 	int i, j;
 
+	ASSERT_NE(LLONG_MIN, refcnt);
 	for (i = 0; i < 5; i++) {
 		int hfd[VS_MAX_PORTS], g, hc;
 		struct vs_xfer rd, wr;

@@ -369,7 +369,7 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 	memset(&s, 0, sizeof(s));
 	s.conformant = true;
 	vs_shim_debug = !!getenv("VS_SHIM_DEBUG");
-	if (vsp_init(&s.sp, &ops, NULL, NPORTS))
+	if (vsp_init(&s.sp, &ops, NPORTS))
 		FAIL("vsp_init");
 	s.sp.resize_order = get8(&in) & 1;
 	while (in.n && steps++ < 1024)

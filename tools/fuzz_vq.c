@@ -60,7 +60,6 @@ struct map {
 };
 
 static struct {
-	struct device dev;
 	struct vsq_host host;
 	struct vsq vq;
 	struct map maps[8];
@@ -449,7 +448,6 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 	memset(&s, 0, sizeof(s));
 	s.shadow_ok = true;
 	qsel = get8(&in);
-	s.host.mem.dev = &s.dev;
 	s.host.features = BIT_ULL(VIRTIO_F_VERSION_1);
 	if (qsel & 4)
 		s.host.features |= BIT_ULL(VIRTIO_RING_F_EVENT_IDX);

@@ -26,10 +26,11 @@ declare -A prefix=(
 	[vserial_main]=vserial_mgmt_
 )
 # What no file names itself: the module's entry points, what the
-# DEVICE_ATTR_RO() macros name after the sysfs attribute, what the
-# compiler emits of kernel inlines, and the tracepoints (vserial_trace.o,
-# named by the tracing macros).
-exempt='^(vserial_init|vserial_exit|[a-z_]+_show|dev_attr_[a-z_]+|pfn_valid|__.*|init_module|cleanup_module)$'
+# DEVICE_ATTR_RO() macros name after the sysfs attribute, the statics of
+# the dynamic debug and rate-limit macros, what the compiler emits of
+# kernel inlines, and the tracepoints (vserial_trace.o, named by the
+# tracing macros).
+exempt='^(vserial_init|vserial_exit|[a-z_]+_show|dev_attr_[a-z_]+|descriptor|_rs|pfn_valid|__.*|init_module|cleanup_module)$'
 
 bad=0 n=0
 for f in "${!prefix[@]}"; do

@@ -42,7 +42,7 @@ static void setup(void)
 	memset(host_open, 0, sizeof(host_open));
 	fence_ok = true;
 	fences = 0;
-	if (vsp_init(&sp, &ops, NULL, NPORTS))
+	if (vsp_init(&sp, &ops, NPORTS))
 		abort();
 }
 
@@ -289,28 +289,80 @@ static void test_id_reuse(void)
 }
 
 /* What the driver sends is checked. */
+/* Did the last message leave exactly one note, saying @what? */
+static bool noted(const char *what)
+{
+	struct vsp_notes nt;
+
+	if (!vsp_take_notes(&sp, &nt) || nt.n != 1 || nt.lost) {
+		printf("# %s: %u notes, %u lost, for \"%s\"\n", unit_name,
+		       nt.n, nt.lost, what);
+		return false;
+	}
+	if (!strstr(nt.text[0], what)) {
+		printf("# %s: noted \"%s\"\n", unit_name, nt.text[0]);
+		return false;
+	}
+	return true;
+}
+
 static void test_driver_input(void)
 {
 	struct virtio_console_control c = { .id = 1 };
 	struct vsp_recv_result res;
+	struct vsp_notes nt;
 
 	setup();
 	up();
+	vsp_take_notes(&sp, &nt);
 	CHECK(!vsp_recv(&sp, &c, sizeof(c) - 1, &res));	/* short */
-	CHECK(recv(NPORTS, VIRTIO_CONSOLE_PORT_READY, 1));	/* >= max */
+	CHECK(noted("short control message (7 bytes)"));
+	recv(NPORTS, VIRTIO_CONSOLE_PORT_READY, 1);
+	CHECK(noted(">= max_nr_ports ignored"));
 	CHECK(quiet());
 	/* A port the device does not have: told PORT_REMOVE. */
-	CHECK(recv(2, VIRTIO_CONSOLE_PORT_READY, 1));
+	recv(2, VIRTIO_CONSOLE_PORT_READY, 1);
+	CHECK(noted("the device does not have: PORT_REMOVE"));
 	CHECK(next(VIRTIO_CONSOLE_PORT_REMOVE, 2, 1));
-	CHECK(recv(2, VIRTIO_CONSOLE_PORT_READY, 0));	/* failed: nothing */
-	CHECK(recv(2, VIRTIO_CONSOLE_PORT_OPEN, 1));	/* no port: ignored */
-	CHECK(recv(2, 77, 1));				/* unknown event */
-	CHECK(recv(2, VIRTIO_CONSOLE_PORT_ADD, 1));	/* device's event */
+	recv(2, VIRTIO_CONSOLE_PORT_READY, 0);		/* failed: nothing */
+	CHECK(!vsp_take_notes(&sp, &nt));
+	recv(2, VIRTIO_CONSOLE_PORT_OPEN, 1);		/* no port: ignored */
+	CHECK(noted("PORT_OPEN for a port 2 the driver does not have"));
+	recv(2, 77, 1);					/* unknown event */
+	CHECK(noted("unknown control event 77 for port 2"));
+	recv(2, VIRTIO_CONSOLE_PORT_ADD, 1);		/* device's event */
+	CHECK(noted("unknown control event 1 for port 2"));
 	CHECK(quiet());
 	c.event = VIRTIO_CONSOLE_PORT_READY;
 	c.value = 1;
 	CHECK(vsp_recv(&sp, &c, sizeof(c), &res) && !res.port &&
 	      res.id == 1 && res.event == VIRTIO_CONSOLE_PORT_READY);
+}
+
+/*
+ * The driver's mistakes are noted for the caller to log after unlocking:
+ * at most VSP_NOTES texts, the rest counted; taking them clears them.
+ */
+static void test_notes(void)
+{
+	struct vsp_notes nt;
+	int i;
+
+	setup();
+	up();
+	CHECK(!vsp_take_notes(&sp, &nt));
+	CHECK(recv(NPORTS, VIRTIO_CONSOLE_PORT_READY, 1));
+	CHECK(vsp_owes(&sp));		/* the caller's worker must run */
+	CHECK(vsp_take_notes(&sp, &nt) && nt.n == 1 && !nt.lost);
+	CHECK(strstr(nt.text[0], "max_nr_ports") != NULL);
+	CHECK(!vsp_owes(&sp) && !vsp_take_notes(&sp, &nt));
+	for (i = 0; i < 100; i++)
+		CHECK(recv(1, 77, 1));	/* unknown event */
+	CHECK(vsp_take_notes(&sp, &nt) && nt.n == VSP_NOTES &&
+	      nt.lost == 100 - VSP_NOTES);
+	for (i = 0; i < VSP_NOTES; i++)
+		CHECK(!strcmp(nt.text[i],
+			      "unknown control event 77 for port 1 ignored"));
 }
 
 int main(void)
@@ -321,6 +373,7 @@ int main(void)
 		{ "resets", test_resets },
 		{ "id_reuse", test_id_reuse },
 		{ "driver_input", test_driver_input },
+		{ "notes", test_notes },
 	};
 	int r;
 

@@ -34,7 +34,9 @@ unreferenced object
 refcount_t:
 list_(add|del) corruption
 Unable to handle kernel
-kernel stack overflow'
+kernel stack overflow
+Call Trace
+page allocation failure'
 
 # Taint flags that mean trouble: B (bad page), D (died), L (soft lockup),
 # M (machine check), W (warning).

@@ -11,6 +11,7 @@
 #include <linux/types.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #define __acquires(x)
 #define __releases(x)
 #define __must_check	__attribute__((warn_unused_result))
+#define __printf(a, b)	__attribute__((format(printf, a, b)))
 #define likely(x)	__builtin_expect(!!(x), 1)
 #define unlikely(x)	__builtin_expect(!!(x), 0)
 
