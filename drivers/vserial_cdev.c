@@ -314,7 +314,17 @@ static int vserial_cdev_prepare(struct vserial_port *port)
 	return ret;
 }
 
-/* /dev/vserialN appears. */
+/**
+ * vserial_cdev_add() - /dev/vserialN appears
+ * @port: a port from vserial_cdev_new()
+ *
+ * The port's character device and struct device are added, and the port
+ * is published.
+ *
+ * Context: May sleep.
+ *
+ * Return: 0, or cdev_device_add()'s negative errno.
+ */
 int vserial_cdev_add(struct vserial_port *port)
 {
 	int ret;
@@ -327,7 +337,14 @@ int vserial_cdev_add(struct vserial_port *port)
 	return ret;
 }
 
-/* /dev/vserialN disappears; open files keep the port. */
+/**
+ * vserial_cdev_del() - /dev/vserialN disappears
+ * @port: the port
+ *
+ * Open files keep the port.  Nothing to do if it was not published.
+ *
+ * Context: May sleep.
+ */
 void vserial_cdev_del(struct vserial_port *port)
 {
 	mutex_lock(&port->pub_lock);
@@ -400,9 +417,18 @@ static void vserial_cdev_notify_all(struct vserial_dev *vs)
 	}
 }
 
-/*
- * A new port of @vs with id @id and its struct device, not plugged yet.
- * The caller owns the one reference (vserial_port_put()).
+/**
+ * vserial_cdev_new() - a new port of @vs with id @id, and its struct device
+ * @vs: the device
+ * @id: the port id
+ * @name: the port's name; may be empty
+ * @console: a console port
+ *
+ * Not plugged yet.  The caller owns the one reference (vserial_port_put()).
+ *
+ * Context: May sleep.
+ *
+ * Return: the port, or an ERR_PTR() (see vserial_port_alloc()).
  */
 struct vserial_port *vserial_cdev_new(struct vserial_dev *vs, u32 id,
 				      const char *name, bool console)
@@ -418,7 +444,17 @@ struct vserial_port *vserial_cdev_new(struct vserial_dev *vs, u32 id,
 	return ret ? ERR_PTR(ret) : port;
 }
 
-/* Hot-plug @port: its host end /dev/vserialN appears, then the port. */
+/**
+ * vserial_cdev_plug() - hot-plug @port
+ * @port: a port from vserial_cdev_new()
+ *
+ * Its host end /dev/vserialN appears, then the port.  If the port cannot
+ * take its place, the host end is dead and disappears again.
+ *
+ * Context: May sleep.
+ *
+ * Return: 0, or a negative errno (-EEXIST if the id is taken).
+ */
 int vserial_cdev_plug(struct vserial_port *port)
 {
 	int ret;
@@ -435,13 +471,18 @@ int vserial_cdev_plug(struct vserial_port *port)
 	return ret;
 }
 
-/*
- * Unplug @port: the driver is told PORT_REMOVE if it knew the port and
- * @announce is set (not when the whole device goes), the host end fails
- * from now on (read() end of file, everything else ENODEV) and
- * disappears, and what the driver had queued for the port's host end is
- * returned to it unread, as QEMU does.  The caller still holds its
- * reference.
+/**
+ * vserial_cdev_unplug() - unplug @port
+ * @port: the port
+ * @announce: tell the driver (not when the whole device goes)
+ *
+ * The driver is told PORT_REMOVE if it knew the port and @announce is
+ * set, the host end fails from now on (read() end of file, everything
+ * else ENODEV) and disappears, and, with @announce, what the driver had
+ * queued for the port's host end is returned to it unread, as QEMU does.
+ * The caller still holds its reference.
+ *
+ * Context: May sleep.
  */
 void vserial_cdev_unplug(struct vserial_port *port, bool announce)
 {
@@ -465,8 +506,16 @@ const struct vserial_dev_hooks vserial_cdev_hooks = {
 	.features_ok = vserial_ctrl_features_ok,
 	.driver_ok = vserial_ctrl_driver_ok,
 	.resync_timeout = vserial_ctrl_resync_timeout,
+	.log = vserial_ctrl_log,
 };
 
+/**
+ * vserial_cdev_init() - set up the host ends, at module load
+ *
+ * Reserve the minors of /dev/vserialN and register the "vserial" class.
+ *
+ * Return: 0, or a negative errno.
+ */
 int vserial_cdev_init(void)
 {
 	int ret;
@@ -481,6 +530,9 @@ int vserial_cdev_init(void)
 	return ret;
 }
 
+/**
+ * vserial_cdev_exit() - undo vserial_cdev_init(), at module unload
+ */
 void vserial_cdev_exit(void)
 {
 	class_unregister(&vserial_cdev_class);

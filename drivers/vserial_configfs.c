@@ -838,10 +838,21 @@ out:
 	return ret ? ERR_PTR(ret) : cfg;
 }
 
-/*
- * "vdpa dev add name @name": find the template of the device and pin it,
- * or make the device's configuration from the module parameters.
- * Returns with vserial_cfg_mutex held, or an error without it.
+/**
+ * vserial_cfg_claim() - the configuration of a new device
+ * @name: the device's name ("vdpa dev add name @name")
+ * @multiport: the device has MULTIPORT (for the module parameters' ports)
+ *
+ * Find the template of the device and pin it, or make the device's
+ * configuration from the module parameters.  A kernel-made directory
+ * left over from an earlier device of that name is taken as it is.
+ *
+ * Context: May sleep.  Returns with vserial_cfg_mutex held, or an error
+ * without it.
+ *
+ * Return: the configuration, or an ERR_PTR(): -EINVAL if @name cannot
+ * name a directory, -EEXIST if the device exists, -EBUSY if its template
+ * is being removed, -ENOMEM, or an error in the module parameters.
  */
 struct vserial_cfg_dev *vserial_cfg_claim(const char *name, bool multiport)
 {
@@ -913,15 +924,29 @@ struct vserial_cfg_dev *vserial_cfg_claim(const char *name, bool multiport)
 	return cfg;
 }
 
+/**
+ * vserial_cfg_max_ports() - max_nr_ports of the device of @cfg
+ * @cfg: a configuration from vserial_cfg_claim()
+ *
+ * Return: its max_ports.
+ */
 unsigned int vserial_cfg_max_ports(struct vserial_cfg_dev *cfg)
 {
 	return cfg->max_ports;
 }
 
-/*
- * Give the new device @vs the ports of @cfg that are enabled (installed,
- * not yet published: the device is not registered).  Called with
- * vserial_cfg_mutex held, from "vdpa dev add".
+/**
+ * vserial_cfg_bind() - give the new device @vs the enabled ports of @cfg
+ * @cfg: a configuration from vserial_cfg_claim()
+ * @vs: the new device
+ *
+ * The ports are installed, not yet published: the device is not
+ * registered.  Ports with their own ids go first; a single-port device
+ * leaves out those it cannot have.
+ *
+ * Context: Called with vserial_cfg_mutex held, from "vdpa dev add".
+ *
+ * Return: 0, or the negative errno of the port that failed.
  */
 int vserial_cfg_bind(struct vserial_cfg_dev *cfg, struct vserial_dev *vs)
 {
@@ -954,7 +979,16 @@ int vserial_cfg_bind(struct vserial_cfg_dev *cfg, struct vserial_dev *vs)
 	return 0;
 }
 
-/* The device is registered: its ports' host ends appear. */
+/**
+ * vserial_cfg_publish() - the host ends of the device's ports appear
+ * @cfg: the configuration vserial_cfg_bind() gave the device
+ *
+ * The device is registered: /dev/vserialN appears for each of its ports.
+ *
+ * Context: Called with vserial_cfg_mutex held.
+ *
+ * Return: 0, or the negative errno of the first port that failed.
+ */
 int vserial_cfg_publish(struct vserial_cfg_dev *cfg)
 {
 	struct vserial_cfg_port *cp;
@@ -971,10 +1005,17 @@ int vserial_cfg_publish(struct vserial_cfg_dev *cfg)
 	return 0;
 }
 
-/*
+/**
+ * vserial_cfg_release() - a device lets go of its configuration
+ * @cfg: the configuration
+ *
  * "vdpa dev del", or a failed "vdpa dev add": unplug the ports of @cfg
- * (silently: the device goes) and let go of the configuration.  Called
- * with vserial_cfg_mutex held; returns without it.
+ * (silently: the device goes) and let go of the configuration.  A
+ * template is unpinned; a kernel-made directory goes, unless ports made
+ * with mkdir keep it.
+ *
+ * Context: Called with vserial_cfg_mutex held; returns without it.  May
+ * sleep.
  */
 void vserial_cfg_release(struct vserial_cfg_dev *cfg)
 {
@@ -1002,9 +1043,14 @@ void vserial_cfg_release(struct vserial_cfg_dev *cfg)
 		vserial_cfg_unregister(cfg);
 }
 
-/*
- * After "vdpa dev add": a kernel-made directory appears in configfs.
- * Failing that, the device works without it.
+/**
+ * vserial_cfg_register() - a kernel-made directory appears in configfs
+ * @cfg: the configuration of a device just added
+ *
+ * After "vdpa dev add": DEV/ and its kernel-made ports appear.  Failing
+ * that, the device works without them.
+ *
+ * Context: Called without vserial_cfg_mutex.  May sleep.
  */
 void vserial_cfg_register(struct vserial_cfg_dev *cfg)
 {
@@ -1045,12 +1091,24 @@ void vserial_cfg_register(struct vserial_cfg_dev *cfg)
 	mutex_unlock(&vserial_cfg_mutex);
 }
 
+/**
+ * vserial_cfg_init() - register the configfs subsystem, at module load
+ *
+ * /sys/kernel/config/vdpa_vserial/ appears.
+ *
+ * Return: 0, or configfs_register_subsystem()'s negative errno.
+ */
 int vserial_cfg_init(void)
 {
 	config_group_init(&vserial_cfg_subsys.su_group);
 	return configfs_register_subsystem(&vserial_cfg_subsys);
 }
 
+/**
+ * vserial_cfg_exit() - unregister the configfs subsystem, at module unload
+ *
+ * The directories being unregistered on vserial_dev_wq go first.
+ */
 void vserial_cfg_exit(void)
 {
 	/* Directories left over are being unregistered: let them go. */

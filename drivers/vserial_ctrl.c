@@ -64,13 +64,32 @@ static const struct vsp_ops vserial_ctrl_ops = {
 	.fence = vserial_ctrl_fence,
 };
 
-/* The control protocol of a new device. */
+/**
+ * vserial_ctrl_init() - set up the control protocol of a new device
+ * @vs: the device
+ *
+ * The protocol (vs->cp) gets the transport's callbacks (struct vsp_ops)
+ * and the device's max_nr_ports.
+ *
+ * Context: May sleep.
+ *
+ * Return: 0, or -ENOMEM.
+ */
 int vserial_ctrl_init(struct vserial_dev *vs)
 {
 	return vsp_init(&vs->cp, &vserial_ctrl_ops, vs->max_nr_ports);
 }
 
-/* Queue message @msg about @port for the driver, if the driver knows it. */
+/**
+ * vserial_ctrl_queue() - queue a message about @port for the driver
+ * @port: the port
+ * @msg: VSP_MSG_*
+ *
+ * Only if the driver knows the port (vsp_queue()); the device worker
+ * sends it.
+ *
+ * Context: Takes vs->lock.
+ */
 void vserial_ctrl_queue(struct vserial_port *port, unsigned int msg)
 {
 	struct vserial_dev *vs = port->vs;
@@ -85,7 +104,15 @@ void vserial_ctrl_queue(struct vserial_port *port, unsigned int msg)
 		vserial_dev_schedule(vs);
 }
 
-/* @port was just plugged in.  Called under vserial_dev_quiesce(). */
+/**
+ * vserial_ctrl_plug() - @port was just plugged in
+ * @port: the port, in its place in vs->ports
+ *
+ * In a session, the driver is told PORT_ADD; otherwise the next session
+ * will be (vsp_plug()).
+ *
+ * Context: Called under vserial_dev_quiesce().
+ */
 void vserial_ctrl_plug(struct vserial_port *port)
 {
 	struct vserial_dev *vs = port->vs;
@@ -96,7 +123,16 @@ void vserial_ctrl_plug(struct vserial_port *port)
 	trace_vserial_port(port, VSERIAL_EV_PLUG);
 }
 
-/* @port is being unplugged.  Called under vserial_dev_quiesce(). */
+/**
+ * vserial_ctrl_unplug() - @port is being unplugged
+ * @port: the port
+ * @announce: tell the driver (a device being deleted does not)
+ *
+ * What the port still owes the driver is withdrawn and, with @announce,
+ * its id is owed a PORT_REMOVE if the driver heard of it (vsp_unplug()).
+ *
+ * Context: Called under vserial_dev_quiesce().
+ */
 void vserial_ctrl_unplug(struct vserial_port *port, bool announce)
 {
 	struct vserial_dev *vs = port->vs;
@@ -107,9 +143,14 @@ void vserial_ctrl_unplug(struct vserial_port *port, bool announce)
 	trace_vserial_port(port, VSERIAL_EV_UNPLUG);
 }
 
-/*
- * The driver's session is over: what the rings carried across resets
- * goes too.  Called under vserial_dev_quiesce(); the caller wakes the ports.
+/**
+ * vserial_ctrl_session_end() - the driver's session is over
+ * @vs: the device
+ *
+ * What the rings carried across resets goes too (vsq_forget()).  The
+ * caller wakes the ports.
+ *
+ * Context: Called under vserial_dev_quiesce().
  */
 void vserial_ctrl_session_end(struct vserial_dev *vs)
 {
@@ -157,12 +198,17 @@ static int vserial_ctrl_send(struct vserial_dev *vs, const struct vsp_msg *m,
 	return 1;
 }
 
-/*
- * Log what the protocol noted of the driver's mistakes (struct
- * vsp_notes), rate-limited, holding no lock: a console on one of the
- * device's own ports may print through the device.
+/**
+ * vserial_ctrl_log() - log what the protocol noted of the driver's mistakes
+ * @vs: the device
+ *
+ * The notes (struct vsp_notes) are logged rate-limited, holding no lock:
+ * a console on one of the device's own ports may print through the
+ * device.  Whether or not a driver is up (DRIVER_OK).
+ *
+ * Context: Runs in the device worker; takes vs->lock.
  */
-static void vserial_ctrl_log(struct vserial_dev *vs)
+void vserial_ctrl_log(struct vserial_dev *vs)
 {
 	struct vsp_notes nt;
 	unsigned int i;
@@ -181,9 +227,15 @@ static void vserial_ctrl_log(struct vserial_dev *vs)
 				    nt.lost);
 }
 
-/*
- * Send what the protocol owes the driver, as far as it has receive
- * buffers, and log its notes.  Runs in the device worker.
+/**
+ * vserial_ctrl_flush() - send what the protocol owes the driver
+ * @vs: the device
+ *
+ * As far as the driver has control receive buffers; what was sent is
+ * published (vsq_publish()), with an interrupt if the driver asks for
+ * one.
+ *
+ * Context: Runs in the device worker; takes vs->mem_sem.
  */
 void vserial_ctrl_flush(struct vserial_dev *vs)
 {
@@ -192,7 +244,6 @@ void vserial_ctrl_flush(struct vserial_dev *vs)
 	bool sent = false;
 	size_t len;
 
-	vserial_ctrl_log(vs);
 	down_read(&vs->mem_sem);
 	for (;;) {
 		spin_lock_irq(&vs->lock);
@@ -229,10 +280,19 @@ static void vserial_ctrl_trace_change(struct vsp_port *p, enum vsp_event ev)
 	}
 }
 
-/*
- * Handle what the driver sent on the control transmit queue.  Called from
- * the kick, in the driver's context (possibly atomic), and from the worker
- * when a kick left work over.
+/**
+ * vserial_ctrl_handle_tx() - handle what the driver sent on the control
+ *	transmit queue
+ * @vs: the device
+ *
+ * Each message goes to the protocol (vsp_recv()) and the port it is
+ * about is woken.  One call handles at most VSERIAL_KICK_BUDGET
+ * messages and walks about VSERIAL_KICK_WALK descriptors; the device
+ * worker does the rest, sends what the protocol owes and raises the
+ * interrupt.
+ *
+ * Context: Called from the kick, in the driver's context (possibly
+ * atomic), and from the worker when a kick left work over.
  */
 void vserial_ctrl_handle_tx(struct vserial_dev *vs)
 {
@@ -293,7 +353,15 @@ void vserial_ctrl_handle_tx(struct vserial_dev *vs)
 		vserial_dev_schedule(vs);
 }
 
-/* Device reset: the session goes on.  Called quiesced. */
+/**
+ * vserial_ctrl_reset() - device reset
+ * @vs: the device
+ *
+ * The session goes on, but the next DEVICE_READY starts a new one
+ * (vsp_reset()).
+ *
+ * Context: Called quiesced.
+ */
 void vserial_ctrl_reset(struct vserial_dev *vs)
 {
 	spin_lock(&vs->lock);
@@ -301,7 +369,17 @@ void vserial_ctrl_reset(struct vserial_dev *vs)
 	spin_unlock(&vs->lock);
 }
 
-/* A new control queue and silence since.  Called from the resync work. */
+/**
+ * vserial_ctrl_resync_timeout() - a new control queue and silence since
+ * @vs: the device
+ *
+ * The driver set up a new control receive queue in a going session and
+ * said nothing for VSERIAL_RESYNC_DELAY: if it still has not said whether
+ * it is new or restored, it is taken for a restored one
+ * (vsp_resync_timeout()).
+ *
+ * Context: Called from the resync work; takes vs->mem_sem.
+ */
 void vserial_ctrl_resync_timeout(struct vserial_dev *vs)
 {
 	down_read(&vs->mem_sem);
@@ -311,7 +389,16 @@ void vserial_ctrl_resync_timeout(struct vserial_dev *vs)
 	up_read(&vs->mem_sem);
 }
 
-/* The driver negotiated features (FEATURES_OK).  Called quiesced. */
+/**
+ * vserial_ctrl_features_ok() - the driver negotiated features (FEATURES_OK)
+ * @vs: the device
+ *
+ * A session with the control queue cannot go on with a driver without
+ * it, nor the other way round: it ends (vsp_features_ok()), and what the
+ * rings carried across resets goes too.
+ *
+ * Context: Called quiesced.
+ */
 void vserial_ctrl_features_ok(struct vserial_dev *vs)
 {
 	bool ended;
@@ -326,11 +413,16 @@ void vserial_ctrl_features_ok(struct vserial_dev *vs)
 	}
 }
 
-/*
- * The driver set DRIVER_OK; @ctrl_continues: its control receive queue
- * is the one from before the last reset.  Returns true if the device must
- * wait to hear whether the driver is new or restored (vsp_driver_ok()).
- * Called quiesced.
+/**
+ * vserial_ctrl_driver_ok() - the driver set DRIVER_OK
+ * @vs: the device
+ * @ctrl_continues: its control receive queue is the one from before the
+ *	last reset
+ *
+ * Context: Called quiesced.
+ *
+ * Return: true if the device must wait to hear whether the driver is new
+ * or restored (vsp_driver_ok()).
  */
 bool vserial_ctrl_driver_ok(struct vserial_dev *vs, bool ctrl_continues)
 {

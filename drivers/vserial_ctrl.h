@@ -22,5 +22,6 @@ void vserial_ctrl_features_ok(struct vserial_dev *vs);
 bool vserial_ctrl_driver_ok(struct vserial_dev *vs, bool ctrl_continues);
 void vserial_ctrl_resync_timeout(struct vserial_dev *vs);
 void vserial_ctrl_session_end(struct vserial_dev *vs);
+void vserial_ctrl_log(struct vserial_dev *vs);
 
 #endif /* _VSERIAL_CTRL_H */

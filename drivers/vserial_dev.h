@@ -117,6 +117,7 @@ enum vserial_op {
  *	the one from before the reset; true: wait to hear whether the driver
  *	is new or restored (quiesced)
  * @resync_timeout: ... and it said nothing for VSERIAL_RESYNC_DELAY
+ * @log: the worker's turn to log, with or without a driver, holding no lock
  *
  * The device core knows no port and moves no control message: it calls
  * up only through this table, as vdpa_sim's core does through its
@@ -136,6 +137,7 @@ struct vserial_dev_hooks {
 	void (*features_ok)(struct vserial_dev *vs);
 	bool (*driver_ok)(struct vserial_dev *vs, bool ctrl_continues);
 	void (*resync_timeout)(struct vserial_dev *vs);
+	void (*log)(struct vserial_dev *vs);
 };
 
 struct vserial_dev {

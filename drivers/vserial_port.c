@@ -30,6 +30,15 @@
 #include "vserial_port.h"
 #include "vserial_trace.h"
 
+/**
+ * vserial_port_of_vq() - the port whose queue @vq is
+ * @vq: a queue of the device
+ *
+ * Context: Called with vs->mem_sem or vs->mem_lock held.
+ *
+ * Return: the port plugged in at @vq's id, or NULL for the control
+ * queues and ids without a port.
+ */
 struct vserial_port *vserial_port_of_vq(struct vsq *vq)
 {
 	struct vserial_dev *vs = vserial_dev_of_vq(vq);
@@ -116,20 +125,20 @@ static int vserial_port_console_take(struct vsq *vq, struct vserial_port *port,
  * Take console output at once (see struct vserial_port); return the
  * buffers of ids without a port (@port NULL) unread.  Runs in the
  * kicker's context, under vq->lock, so its work is bounded: it walks at
- * most about *@budget descriptors, plus one chain for @port NULL (a
+ * most VSERIAL_KICK_WALK descriptors since @start (the kick's beginning; a
+ * retry after vsq_arm() counts), plus one chain for @port NULL (a
  * chain may be left half-taken for the next call), and copies at most
  * *@room bytes.  Returns the number of buffers completed, or -EAGAIN if
  * the budget ran out with more to do.
  */
 static int vserial_port_console_drain(struct vsq *vq, struct vserial_port *port,
-				      u32 *budget, u32 *room)
+				      u32 start, u32 *room)
 {
 	unsigned int done_bufs;
-	u32 start = vq->walked;
 	int done = 0, r;
 
 	for (;;) {
-		if (vq->walked - start >= *budget) {
+		if (vq->walked - start >= VSERIAL_KICK_WALK) {
 			r = -EAGAIN;
 			break;
 		}
@@ -146,7 +155,6 @@ static int vserial_port_console_drain(struct vsq *vq, struct vserial_port *port,
 		vsq_complete(vq);
 		done++;
 	}
-	*budget -= min(vq->walked - start, *budget);
 	/* Taken either way: what no port took is no port's to count. */
 	done_bufs = vsq_take_completed(vq);
 	if (port)
@@ -164,8 +172,7 @@ static void vserial_port_tx_drain(struct vserial_dev *vs, struct vsq *vq,
 				  struct vserial_port *port)
 {
 	struct vserial_port *taker = port;
-	u32 budget = VSERIAL_KICK_WALK;
-	u32 room = 0;
+	u32 room = 0, start;
 	bool irq, more;
 	int done = 0, r;
 	u64 discarded;
@@ -179,10 +186,11 @@ static void vserial_port_tx_drain(struct vserial_dev *vs, struct vsq *vq,
 	 * copied: the driver may keep adding, the reader keep reading.
 	 */
 	spin_lock(&vq->lock);
+	start = vq->walked;
 	if (taker)
 		room = kfifo_avail(&taker->cons_fifo);
 	do {
-		r = vserial_port_console_drain(vq, taker, &budget, &room);
+		r = vserial_port_console_drain(vq, taker, start, &room);
 		if (r > 0)
 			done += r;
 	} while (r >= 0 && vsq_arm(vq));
@@ -227,14 +235,31 @@ static void vserial_port_kick_vq(struct vserial_dev *vs, struct vsq *vq,
 	read_unlock_irqrestore(&vs->mem_lock, flags);
 }
 
+/**
+ * vserial_port_kick() - the driver kicked port queue @vq
+ * @vs: the device
+ * @vq: a port queue
+ *
+ * A receive queue and a data port's transmit queue belong to the host
+ * end's writer and reader: wake them.  Console output and the transmit
+ * queues of ids without a port are drained at once.
+ *
+ * Context: The kicker's context, maybe atomic.
+ */
 void vserial_port_kick(struct vserial_dev *vs, struct vsq *vq)
 {
 	vserial_port_kick_vq(vs, vq, false);
 }
 
-/*
- * The worker: finish the draining a kick left over, or, when the driver
- * starts or the device resumes, drain what was queued meanwhile.
+/**
+ * vserial_port_drain_all() - drain the transmit queues kicks left work on
+ * @vs: the device
+ *
+ * Finish the draining a kick left over (vs->drain_pending), or, when the
+ * driver starts or the device resumes (VSERIAL_DRAIN_ALL), drain what was
+ * queued meanwhile.
+ *
+ * Context: Runs in the device worker.
  */
 void vserial_port_drain_all(struct vserial_dev *vs)
 {
@@ -249,7 +274,15 @@ void vserial_port_drain_all(struct vserial_dev *vs)
 	}
 }
 
-/* An emergency write (config space emerg_wr) goes to port 0's host end. */
+/**
+ * vserial_port_emerg_write() - an emergency write (config space emerg_wr)
+ * @vs: the device
+ * @c: the character written
+ *
+ * It goes to port 0's host end, into its console buffer.  Without a
+ * console port 0 it is dropped; so it is when the buffer is full, and
+ * counted in cons_dropped.
+ */
 void vserial_port_emerg_write(struct vserial_dev *vs, u8 c)
 {
 	struct vserial_port *port;
@@ -260,8 +293,8 @@ void vserial_port_emerg_write(struct vserial_dev *vs, u8 c)
 	port = vs->ports[0];
 	if (!port || !port->console) {
 		read_unlock_irqrestore(&vs->mem_lock, flags);
-		dev_dbg(&vs->vdpa.dev,
-			"emergency write without a console port 0 dropped\n");
+		dev_dbg_ratelimited(&vs->vdpa.dev,
+				    "emergency write without a console port 0 dropped\n");
 		return;
 	}
 
@@ -275,6 +308,16 @@ void vserial_port_emerg_write(struct vserial_dev *vs, u8 c)
 	read_unlock_irqrestore(&vs->mem_lock, flags);
 }
 
+/**
+ * vserial_port_host_open() - the host end of @port is opened
+ * @port: the port
+ *
+ * One opener at a time.  The driver is sent PORT_OPEN, if it knows the
+ * port (vserial_ctrl_queue()).
+ *
+ * Return: 0, -EBUSY if the host end is open already, or -ENODEV if the
+ * port is gone.
+ */
 int vserial_port_host_open(struct vserial_port *port)
 {
 	if (test_and_set_bit(VSERIAL_PORT_HOST_OPEN, &port->flags))
@@ -293,6 +336,21 @@ int vserial_port_host_open(struct vserial_port *port)
  * returned unread, so that the next session starts with a whole buffer.
  * What the host has not started to read stays for the next session.
  */
+/*
+ * The consumer of a queue lets go of it (@lock, the reader's or the
+ * writer's mutex): a poll() that could not take @lock meanwhile looked at
+ * the ring without it and may have missed what the consumer saw or left
+ * (buffers fetched without a kick, a chain half taken); it is woken to
+ * look again (vserial_port_poll()).
+ */
+static void vserial_port_unlock(struct vserial_port *port,
+				struct mutex *lock, int poll_bit)
+{
+	mutex_unlock(lock);
+	if (test_and_clear_bit(poll_bit, &port->flags))
+		vserial_port_wake(port);
+}
+
 static void vserial_port_abandon(struct vserial_port *port)
 {
 	struct vserial_dev *vs = port->vs;
@@ -315,9 +373,19 @@ static void vserial_port_abandon(struct vserial_port *port)
 			     &port->stats.bytes_discarded);
 	}
 	up_read(&vs->mem_sem);
-	mutex_unlock(&port->rlock);
+	vserial_port_unlock(port, &port->rlock, VSERIAL_PORT_POLL_R);
 }
 
+/**
+ * vserial_port_host_close() - the host end of @port is closed
+ * @port: the port
+ *
+ * The rest of a guest buffer the host was in the middle of reading is
+ * returned unread (vserial_port_abandon()).  Unless the port is gone, the
+ * driver is sent PORT_OPEN, if it knows the port.
+ *
+ * Context: May sleep.
+ */
 void vserial_port_host_close(struct vserial_port *port)
 {
 	vserial_port_abandon(port);
@@ -436,6 +504,22 @@ static int vserial_port_retry(struct iov_iter *iter, ssize_t ret, bool write)
 	return 0;
 }
 
+/**
+ * vserial_port_read() - read(2) on the host end of @port
+ * @port: the port
+ * @to: the reader's buffer
+ * @nonblock: do not wait
+ *
+ * Copies what the guest sent straight from its transmit buffers (for a
+ * console port, from the console buffer).  Waits while there is nothing
+ * to read: for the guest to write, to open the port, to come back.
+ *
+ * Context: May sleep.
+ *
+ * Return: the bytes read; 0 if @to is empty or at end of file (the port
+ * is gone); -EAGAIN if @nonblock and it would wait; -EIO if a queue of
+ * the port broke; -EFAULT; or -ERESTARTSYS on a signal.
+ */
 ssize_t vserial_port_read(struct vserial_port *port, struct iov_iter *to,
 			  bool nonblock)
 {
@@ -450,7 +534,7 @@ ssize_t vserial_port_read(struct vserial_port *port, struct iov_iter *to,
 		if (mutex_lock_interruptible(&port->rlock))
 			return -ERESTARTSYS;
 		ret = vserial_port_try_read(port, to);
-		mutex_unlock(&port->rlock);
+		vserial_port_unlock(port, &port->rlock, VSERIAL_PORT_POLL_R);
 
 		if (ret == -EFAULT) {
 			ret = vserial_port_retry(to, ret, false);
@@ -510,6 +594,23 @@ static ssize_t vserial_port_try_write(struct vserial_port *port,
 	return ret;
 }
 
+/**
+ * vserial_port_write() - write(2) on the host end of @port
+ * @port: the port
+ * @from: the writer's buffer
+ * @nonblock: do not wait
+ *
+ * Copies straight into the driver's receive buffers until @from is
+ * empty.  Waits while there are none or the guest has not opened the
+ * port.
+ *
+ * Context: May sleep.
+ *
+ * Return: the bytes written, if any (0 if @from is empty); otherwise
+ * -EAGAIN if @nonblock and it would wait, -ENODEV if the port is gone,
+ * -EIO if a queue of the port broke, -EFAULT, or -ERESTARTSYS on a
+ * signal.
+ */
 ssize_t vserial_port_write(struct vserial_port *port, struct iov_iter *from,
 			   bool nonblock)
 {
@@ -521,7 +622,7 @@ ssize_t vserial_port_write(struct vserial_port *port, struct iov_iter *from,
 		if (mutex_lock_interruptible(&port->wlock))
 			return total ?: -ERESTARTSYS;
 		ret = vserial_port_try_write(port, from);
-		mutex_unlock(&port->wlock);
+		vserial_port_unlock(port, &port->wlock, VSERIAL_PORT_POLL_W);
 
 		if (ret > 0) {
 			total += ret;
@@ -548,10 +649,11 @@ ssize_t vserial_port_write(struct vserial_port *port, struct iov_iter *from,
 }
 
 /*
- * Is there a chain on @vq for its consumer?  The consumer arms the ring
- * whenever it leaves it empty, so a kick comes with the next buffer; on a
- * ring no consumer has been at yet, poll() arms it for the consumer, if
- * it could take the consumer's mutex without waiting (@own).
+ * Is there a chain on @vq for its consumer?  With the consumer's mutex
+ * (@own), poll() arms the ring for it, so that a kick comes with the next
+ * buffer.  Without it, the consumer is at work: poll() only looks, and
+ * the consumer wakes it when it lets go (vserial_port_unlock()), to look
+ * again.
  */
 static bool vserial_port_poll_vq(struct vsq *vq, bool own)
 {
@@ -560,10 +662,22 @@ static bool vserial_port_poll_vq(struct vsq *vq, bool own)
 	return own && vsq_arm(vq);
 }
 
-/*
+/**
+ * vserial_port_poll() - poll(2) on the host end of @port
+ * @port: the port
+ *
  * poll() never waits for a reader or writer (they may hold their mutex
- * for a long copy or sleep with it): it looks at the rings under mem_sem
- * only, and arms a queue only if its consumer's mutex is free.
+ * for a long copy): it looks at the rings under mem_sem only.  When it
+ * cannot take a consumer's mutex it says so (VSERIAL_PORT_POLL_R/W)
+ * before it looks, so that whatever the consumer does after the look, it
+ * sees the flag when it lets go and wakes the poller.
+ *
+ * Context: May sleep (mem_sem).
+ *
+ * Return: EPOLLIN if there is something to read, EPOLLOUT if the guest
+ * side is there and has a buffer, EPOLLRDHUP while it is away or the
+ * port is not plugged in, EPOLLERR if a queue of the port broke; EPOLLIN,
+ * EPOLLHUP and EPOLLERR once the port is gone.
  */
 __poll_t vserial_port_poll(struct vserial_port *port)
 {
@@ -575,6 +689,12 @@ __poll_t vserial_port_poll(struct vserial_port *port)
 	bool writer = mutex_trylock(&port->wlock);
 	__poll_t mask = 0;
 
+	if (!reader)
+		set_bit(VSERIAL_PORT_POLL_R, &port->flags);
+	if (!writer)
+		set_bit(VSERIAL_PORT_POLL_W, &port->flags);
+	/* The flags before the look (pairs with test_and_clear_bit()). */
+	smp_mb__after_atomic();
 	down_read(&vs->mem_sem);
 
 	/* Gone: end of file, and no more data ever. */
@@ -607,12 +727,19 @@ out:
 	return mask;
 }
 
-/*
- * TIOCSWINSZ on the host end of a console port: tell the driver the
- * console's size.  With MULTIPORT, a RESIZE control message for the
- * port; without it, port 0's size in config space and a config
- * interrupt.  The size is kept and sent again whenever the driver sets
- * the port up.
+/**
+ * vserial_port_resize() - TIOCSWINSZ on the host end of a console port
+ * @port: the port
+ * @cols: the console's columns
+ * @rows: the console's rows
+ *
+ * Tell the driver the console's size.  With MULTIPORT, a RESIZE control
+ * message for the port; without it, port 0's size in config space and a
+ * config interrupt.  The size is kept and sent again whenever the driver
+ * sets the port up.
+ *
+ * Return: 0, -ENOTTY if @port is not a console port, or -ENODEV if it is
+ * gone.
  */
 int vserial_port_resize(struct vserial_port *port, u16 cols, u16 rows)
 {
@@ -643,6 +770,14 @@ int vserial_port_resize(struct vserial_port *port, u16 cols, u16 rows)
 	return 0;
 }
 
+/**
+ * vserial_port_get_size() - the console size of @port (TIOCGWINSZ)
+ * @port: the port
+ * @cols: filled with its columns
+ * @rows: filled with its rows
+ *
+ * What vserial_port_resize() last set; 0 by 0 until then.
+ */
 void vserial_port_get_size(struct vserial_port *port, u16 *cols, u16 *rows)
 {
 	unsigned long flags;
@@ -653,9 +788,21 @@ void vserial_port_get_size(struct vserial_port *port, u16 *cols, u16 *rows)
 	spin_unlock_irqrestore(&port->vs->lock, flags);
 }
 
-/*
- * A new port of @vs with id @id, not plugged yet and without its struct
- * device (vserial_cdev_new() gives it one); vserial_port_free() frees it.
+/**
+ * vserial_port_alloc() - a new port of @vs with id @id
+ * @vs: the device
+ * @id: the port id
+ * @name: the port's name, sent to the driver (PORT_NAME); may be empty
+ * @console: a console port
+ *
+ * Not plugged yet and without its struct device (vserial_cdev_new()
+ * gives it one); vserial_port_free() frees it.
+ *
+ * Context: May sleep.
+ *
+ * Return: the port, or ERR_PTR(-ERANGE) if @id is not below
+ * max_nr_ports, -ENAMETOOLONG or -EINVAL if @name cannot name a port
+ * (vsn_name_valid()), or -ENOMEM.
  */
 struct vserial_port *vserial_port_alloc(struct vserial_dev *vs, u32 id,
 					const char *name, bool console)
@@ -694,20 +841,39 @@ struct vserial_port *vserial_port_alloc(struct vserial_dev *vs, u32 id,
 	return port;
 }
 
+/**
+ * vserial_port_free() - free a port and its console buffer
+ * @port: a port from vserial_port_alloc()
+ *
+ * Once the port has its struct device, the device's release calls this,
+ * after the last vserial_port_put().
+ */
 void vserial_port_free(struct vserial_port *port)
 {
 	kfifo_free(&port->cons_fifo);
 	kfree(port);
 }
 
+/**
+ * vserial_port_put() - drop a reference on @port
+ * @port: a port with its struct device (vserial_cdev_new())
+ *
+ * The last one frees the port (vserial_cdev_port_release()).
+ */
 void vserial_port_put(struct vserial_port *port)
 {
 	put_device(&port->dev);
 }
 
-/*
- * Put @port in its place on the device and, if the driver is up, tell it
- * PORT_ADD.  Fails with -EEXIST if the id is taken.
+/**
+ * vserial_port_install() - put @port in its place on the device
+ * @port: a new port
+ *
+ * If the driver is up, it is told PORT_ADD (vserial_ctrl_plug()).
+ *
+ * Context: May sleep (vserial_dev_quiesce()).
+ *
+ * Return: 0, or -EEXIST if the id is taken.
  */
 int vserial_port_install(struct vserial_port *port)
 {
@@ -729,11 +895,16 @@ int vserial_port_install(struct vserial_port *port)
 	return ret;
 }
 
-/*
- * Take @port off the device: the driver is told PORT_REMOVE if it knew
- * the port and @announce is set (not when the whole device goes), and
- * the host end fails from now on (read() end of file, everything else
- * ENODEV).  See vserial_cdev_unplug().
+/**
+ * vserial_port_detach() - take @port off the device
+ * @port: the port
+ * @announce: tell the driver (not when the whole device goes)
+ *
+ * The driver is told PORT_REMOVE if it knew the port and @announce is
+ * set, and the host end fails from now on (read() end of file,
+ * everything else ENODEV).  See vserial_cdev_unplug().
+ *
+ * Context: May sleep (vserial_dev_quiesce()).
  */
 void vserial_port_detach(struct vserial_port *port, bool announce)
 {
@@ -749,9 +920,13 @@ void vserial_port_detach(struct vserial_port *port, bool announce)
 	vserial_port_wake(port);
 }
 
-/*
- * After vserial_port_detach(): what the driver had queued for the port's
- * host end is returned to it unread (@announce), as QEMU does.
+/**
+ * vserial_port_return_tx() - return the buffers of a detached port
+ * @port: the port, after vserial_port_detach()
+ * @announce: as given to vserial_port_detach(); false: nothing is returned
+ *
+ * What the driver had queued for the port's host end is returned to it
+ * unread, as QEMU does.
  */
 void vserial_port_return_tx(struct vserial_port *port, bool announce)
 {
@@ -763,7 +938,13 @@ void vserial_port_return_tx(struct vserial_port *port, bool announce)
 	vserial_dev_schedule(vs);
 }
 
-/* Wake the consumer of @vq, if it is a port's.  mem_sem or mem_lock held. */
+/**
+ * vserial_port_wake_vq() - wake the consumer of @vq, if it is a port's
+ * @vs: the device
+ * @vq: the queue
+ *
+ * Context: Called with vs->mem_sem or vs->mem_lock held.
+ */
 void vserial_port_wake_vq(struct vserial_dev *vs, struct vsq *vq)
 {
 	struct vserial_port *port = vserial_port_of_vq(vq);
@@ -772,7 +953,16 @@ void vserial_port_wake_vq(struct vserial_dev *vs, struct vsq *vq)
 		vserial_port_wake(port);
 }
 
-/* The device worker's turn: control messages both ways, port drains. */
+/**
+ * vserial_port_work() - the device worker's turn
+ * @vs: the device
+ *
+ * Control messages both ways, and port drains: what the driver sent on
+ * the control transmit queue, the transmit queues kicks left work on,
+ * then what the protocol owes the driver.
+ *
+ * Context: Runs in the device worker.
+ */
 void vserial_port_work(struct vserial_dev *vs)
 {
 	vserial_ctrl_handle_tx(vs);
@@ -780,7 +970,14 @@ void vserial_port_work(struct vserial_dev *vs)
 	vserial_ctrl_flush(vs);
 }
 
-/* Wake every plugged port's waiters, e.g. after a reset. */
+/**
+ * vserial_port_wake_all() - wake every plugged port's waiters
+ * @vs: the device
+ *
+ * Something changed that they all wait for, e.g. a reset.
+ *
+ * Context: May sleep (takes vs->mem_sem).
+ */
 void vserial_port_wake_all(struct vserial_dev *vs)
 {
 	u32 i;

@@ -59,6 +59,9 @@ struct vserial_port {
 	wait_queue_head_t wq;
 	unsigned long flags;
 #define VSERIAL_PORT_HOST_OPEN	0
+/* poll() found the reader's / writer's mutex taken: see vserial_port_poll(). */
+#define VSERIAL_PORT_POLL_R	1
+#define VSERIAL_PORT_POLL_W	2
 	atomic_t wake_seq;	/* bumped by every wake-up */
 	/* Unplugged or device gone; set under vserial_dev_quiesce(). */
 	bool dead;
@@ -71,8 +74,9 @@ struct vserial_port {
 	/*
 	 * Console ports only: output of the console driver.  That driver
 	 * waits with interrupts off for its buffers, so console output is
-	 * taken at once into this buffer; what does not fit is counted in
-	 * cons_dropped.  Single producer (the kick, under the transmit
+	 * taken at once into this buffer; what does not fit in the room it
+	 * had when the kick began is counted in cons_dropped (see
+	 * vserial_port_console_take()).  Single producer (the kick, under the transmit
 	 * queue's lock), single consumer (the reader, under rlock).
 	 */
 	DECLARE_KFIFO_PTR(cons_fifo, u8);

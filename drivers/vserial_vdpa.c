@@ -25,10 +25,17 @@ struct vserial_config {
 static_assert(sizeof(struct vserial_config) ==
 	      sizeof(struct virtio_console_config));
 
-/*
+/**
+ * vserial_dev_quiesce() - stop every user of guest memory and the queues
+ * @vs: the device
+ * @flags: filled with the interrupt state, for vserial_dev_unquiesce()
+ *
  * Stop every user of guest memory and of the queue configuration: host
  * readers and writers, the worker, interrupt delivery (mem_sem), and the
- * kick handlers (mem_lock).
+ * kick handlers (mem_lock).  Both are taken for writing until
+ * vserial_dev_unquiesce().
+ *
+ * Context: May sleep.  Returns with interrupts disabled.
  */
 void vserial_dev_quiesce(struct vserial_dev *vs, unsigned long *flags)
 	__acquires(&vs->mem_lock)
@@ -37,6 +44,13 @@ void vserial_dev_quiesce(struct vserial_dev *vs, unsigned long *flags)
 	write_lock_irqsave(&vs->mem_lock, *flags);
 }
 
+/**
+ * vserial_dev_unquiesce() - let the users vserial_dev_quiesce() stopped go on
+ * @vs: the device
+ * @flags: the interrupt state vserial_dev_quiesce() saved
+ *
+ * Context: Called quiesced; releases vs->mem_lock, then vs->mem_sem.
+ */
 void vserial_dev_unquiesce(struct vserial_dev *vs, unsigned long flags)
 	__releases(&vs->mem_lock)
 {
@@ -52,12 +66,29 @@ static struct vsq *vserial_dev_vq(struct vserial_dev *vs, u16 idx)
 	return idx < vs->nvqs ? &vs->vqs[idx] : NULL;
 }
 
+/**
+ * vserial_dev_schedule() - give the device worker a turn
+ * @vs: the device
+ *
+ * Queue the device worker on the module's workqueue (vserial_dev_wq),
+ * unless it is queued already.
+ *
+ * Context: Any context, atomic too (the kicks call it).
+ */
 void vserial_dev_schedule(struct vserial_dev *vs)
 {
 	queue_work(vserial_dev_wq, &vs->work);
 }
 
-/* Config space changed: interrupt the driver, if there is one. */
+/**
+ * vserial_dev_config_changed() - config space changed
+ * @vs: the device
+ *
+ * Interrupt the driver, if there is one: the device worker raises the
+ * config interrupt.  A paused driver hears of it when it is up again.
+ *
+ * Context: Takes vs->lock.
+ */
 void vserial_dev_config_changed(struct vserial_dev *vs)
 {
 	unsigned long flags;
@@ -93,7 +124,11 @@ static void vserial_dev_vq_broken(struct vsq *vq)
 	spin_unlock_irqrestore(&vs->lock, flags);
 
 	trace_vserial_op(vs, VSERIAL_OP_VQ_BROKEN, vq->idx, 0);
-	/* Logged by the worker, holding no lock (vserial_dev_log_broken()). */
+	/*
+	 * Logged by the worker, holding no lock (vserial_dev_log_broken());
+	 * vq->why before the bit.
+	 */
+	smp_mb__before_atomic();
 	set_bit(vq->idx, vs->broken_pending);
 	vs->hooks->wake_vq(vs, vq);
 	vserial_dev_schedule(vs);
@@ -115,7 +150,16 @@ static void vserial_dev_log_broken(struct vserial_dev *vs)
 					    READ_ONCE(vs->vqs[i].why));
 }
 
-/* Interrupt the driver for @vq.  Called with vs->mem_sem held. */
+/**
+ * vserial_dev_irq() - interrupt the driver for @vq
+ * @vq: the queue
+ *
+ * Without a callback the interrupt is kept (vs->irq_pending), for the
+ * device worker to raise once the driver gives one: a VMM gives its
+ * callbacks after DRIVER_OK.
+ *
+ * Context: Called with vs->mem_sem held.
+ */
 void vserial_dev_irq(struct vsq *vq)
 {
 	struct vserial_dev *vs = vserial_dev_of_vq(vq);
@@ -178,6 +222,7 @@ static void vserial_dev_work(struct work_struct *work)
 	unsigned long next;
 
 	vserial_dev_log_broken(vs);
+	vs->hooks->log(vs);
 	if (READ_ONCE(vs->status) & VIRTIO_CONFIG_S_DRIVER_OK)
 		vs->hooks->work(vs);
 	if (READ_ONCE(vs->cp.uevent_pending)) {
@@ -783,7 +828,18 @@ static int vserial_dev_bus_notify(struct notifier_block *nb,
 	return NOTIFY_OK;
 }
 
-/* Put the device on the vDPA bus, and watch its driver go. */
+/**
+ * vserial_dev_register() - put the device on the vDPA bus
+ * @vs: a device from vserial_dev_create()
+ *
+ * Put the device on the vDPA bus, and watch its driver go: the bus
+ * driver unbinding ends the driver's session (vserial_dev_bus_notify()).
+ *
+ * Context: From the management device's dev_add(), as
+ * _vdpa_register_device() requires.
+ *
+ * Return: 0, or a negative errno.
+ */
 int vserial_dev_register(struct vserial_dev *vs)
 {
 	int ret;
@@ -798,13 +854,38 @@ int vserial_dev_register(struct vserial_dev *vs)
 	return ret;
 }
 
+/**
+ * vserial_dev_unregister() - take the device off the vDPA bus
+ * @vs: a device vserial_dev_register() registered
+ *
+ * Its driver, if any, is unbound while the device is still watched, so
+ * its session ends; then the device's driver is watched no more.
+ *
+ * Context: From the management device's dev_add() or dev_del(), as
+ * _vdpa_unregister_device() requires.
+ */
 void vserial_dev_unregister(struct vserial_dev *vs)
 {
 	_vdpa_unregister_device(&vs->vdpa);
 	bus_unregister_notifier(vs->vdpa.dev.bus, &vs->bus_nb);
 }
 
-/* Allocate a device; the caller registers it.  put_device() frees it. */
+/**
+ * vserial_dev_create() - allocate a device
+ * @parent: the device's parent
+ * @name: the vDPA device's name
+ * @features: the features the device offers
+ * @max_nr_ports: max_nr_ports of its config space
+ * @hooks: what the device core asks of the layers above; @hooks->init
+ *	sets up the control protocol
+ *
+ * The caller registers it (vserial_dev_register()).  put_device() on
+ * its vdpa.dev frees it.
+ *
+ * Context: May sleep.
+ *
+ * Return: the device, or an ERR_PTR().
+ */
 struct vserial_dev *vserial_dev_create(struct device *parent,
 				       const char *name, u64 features,
 				       u32 max_nr_ports,

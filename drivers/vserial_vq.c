@@ -669,9 +669,9 @@ int vsq_peek_avail(struct vsq *vq, u16 *idx)
  * Is there a chain for the consumer to take (not while the queue is
  * stopped)?  For someone who is not the queue's consumer (poll()): it
  * changes nothing and checks nothing, and the answer is a hint that may
- * be stale when it returns.  It needs no kick armed: the consumer arms
- * whenever it leaves the ring empty (vsq_arm()), so a buffer the driver
- * adds after this saw none is kicked.
+ * be stale when it returns: a caller that sleeps on a "no" needs a kick
+ * armed (vsq_arm(), by the consumer) or the consumer's word when it is
+ * done (see vserial_port_poll()).
  */
 bool vsq_has_avail(struct vsq *vq)
 {
@@ -833,4 +833,6 @@ bool vsq_abandon(struct vsq *vq)
 void vsq_unpop(struct vsq *vq)
 {
 	vsq_park(vq);
+	/* The new ring's index is fetched and checked afresh. */
+	WRITE_ONCE(vq->avail_idx, vq->last_avail_idx);
 }

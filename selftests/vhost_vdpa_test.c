@@ -1421,6 +1421,49 @@ TEST_F(limits, console_overflow)
 }
 
 /*
+ * A victim of its own with a 4 MiB arena, the driver up and the host end
+ * of port @id open, for buffers far larger than guest memory.
+ */
+static void huge_side(struct __test_metadata *_metadata, struct side *s,
+		      unsigned int id)
+{
+	struct vu_opts opts = { .arena_size = 4 << 20 };
+
+	side_close(s);
+	side_create(_metadata, s, VICTIM, VU_DEFAULT_MAX_PORTS,
+		    VU_DEFAULT_PORTS, 0, &opts);
+	side_up(_metadata, s, VU_FEATURES_ALL, 2, 64, 64, 2);
+	port_connect(_metadata, s, id);
+}
+
+/*
+ * Post @nbuf chains on @vq (descriptors 0 on), each an indirect table of
+ * @ndesc entries that all cover the same MiB at @b_iova; no kick.
+ */
+static void post_huge(struct __test_metadata *_metadata, struct side *s,
+		      struct vu_vq *vq, unsigned int nbuf, unsigned int ndesc,
+		      uint64_t b_iova)
+{
+	struct vring_desc *t;
+	uint64_t t_iova;
+	unsigned int i, j;
+
+	ASSERT_LE(nbuf, vq->nfree);
+	for (i = 0; i < nbuf; i++) {
+		t = vu_alloc(s->dev, ndesc * 16, &t_iova);
+		ASSERT_NE(NULL, t);
+		for (j = 0; j < ndesc; j++)
+			vu_desc_set(&t[j], b_iova, 1 << 20,
+				    j < ndesc - 1 ? VRING_DESC_F_NEXT : 0,
+				    j + 1);
+		vu_desc_set(&vq->desc[i], t_iova, ndesc * 16,
+			    VRING_DESC_F_INDIRECT, 0);
+		vu_vq_publish(vq, i);
+	}
+	vq->nfree -= nbuf;
+}
+
+/*
  * Console buffers of 1 GiB each (1024 indirect entries on the same
  * mapped MiB), 48 of them in one kick: the device copies what its
  * console buffer takes, counts the rest as dropped without reading it,
@@ -1430,20 +1473,14 @@ TEST_F(limits, console_overflow)
 TEST_F_TIMEOUT(limits, console_huge_chains, 120)
 {
 	struct side *s = &self->s;
-	struct vu_opts opts = { .arena_size = 4 << 20 };
+	unsigned int i, nbuf = 48;
+	uint64_t b_iova, total;
 	struct vu_vq *con;
-	struct vring_desc *t;
-	uint64_t t_iova, b_iova, total;
 	uint8_t *b, *got;
-	unsigned int i, j, nbuf = 48;
 	long dropped;
 	uint16_t used0;
 
-	side_close(s);
-	side_create(_metadata, s, VICTIM, VU_DEFAULT_MAX_PORTS,
-		    VU_DEFAULT_PORTS, 0, &opts);
-	side_up(_metadata, s, VU_FEATURES_ALL, 2, 64, 64, 2);
-	port_connect(_metadata, s, 0);
+	huge_side(_metadata, s, 0);
 	drain_console(s->host[0]);
 	dropped = port_attr(s->name, 0, "console_dropped");
 	con = &s->dev->vqs[vu_port_txq(0)];
@@ -1452,18 +1489,7 @@ TEST_F_TIMEOUT(limits, console_huge_chains, 120)
 	ASSERT_NE(NULL, b);
 	for (i = 0; i < (1 << 20); i++)
 		b[i] = i * 13;
-	ASSERT_LE(nbuf, con->nfree);
-	for (i = 0; i < nbuf; i++) {
-		t = vu_alloc(s->dev, 1024 * 16, &t_iova);
-		ASSERT_NE(NULL, t);
-		for (j = 0; j < 1024; j++)
-			vu_desc_set(&t[j], b_iova, 1 << 20,
-				    j < 1023 ? VRING_DESC_F_NEXT : 0, j + 1);
-		vu_desc_set(&con->desc[i], t_iova, 1024 * 16,
-			    VRING_DESC_F_INDIRECT, 0);
-		vu_vq_publish(con, i);
-	}
-	con->nfree -= nbuf;
+	post_huge(_metadata, s, con, nbuf, 1024, b_iova);
 	vu_vq_kick(con);
 	for (i = 0; i < 1000 && vu_vq_used_idx(con) != (uint16_t)(used0 + nbuf);
 	     i++)
@@ -1518,23 +1544,17 @@ static void *cons_reader_run(void *arg)
 TEST_F_TIMEOUT(limits, console_huge_chains_reader, 120)
 {
 	struct side *s = &self->s;
-	struct vu_opts opts = { .arena_size = 4 << 20 };
 	struct cons_reader r = { 0 };
-	struct vu_vq *con;
-	struct vring_desc *t;
-	uint64_t t_iova, b_iova, total;
-	unsigned int i, j, nbuf = 1, ndesc = 1000;
-	long dropped;
+	unsigned int i, nbuf = 1, ndesc = 1000;
+	uint64_t b_iova, total;
 	uint8_t *b, left[4096];
+	struct vu_vq *con;
+	long dropped;
 	uint16_t used0;
 	pthread_t th;
 	ssize_t n;
 
-	side_close(s);
-	side_create(_metadata, s, VICTIM, VU_DEFAULT_MAX_PORTS,
-		    VU_DEFAULT_PORTS, 0, &opts);
-	side_up(_metadata, s, VU_FEATURES_ALL, 2, 64, 64, 2);
-	port_connect(_metadata, s, 0);
+	huge_side(_metadata, s, 0);
 	drain_console(s->host[0]);
 	dropped = port_attr(s->name, 0, "console_dropped");
 	con = &s->dev->vqs[vu_port_txq(0)];
@@ -1542,18 +1562,7 @@ TEST_F_TIMEOUT(limits, console_huge_chains_reader, 120)
 	b = vu_alloc(s->dev, 1 << 20, &b_iova);
 	ASSERT_NE(NULL, b);
 	memset(b, 'c', 1 << 20);
-	for (i = 0; i < nbuf; i++) {
-		t = vu_alloc(s->dev, ndesc * 16, &t_iova);
-		ASSERT_NE(NULL, t);
-		for (j = 0; j < ndesc; j++)
-			vu_desc_set(&t[j], b_iova, 1 << 20,
-				    j < ndesc - 1 ? VRING_DESC_F_NEXT : 0,
-				    j + 1);
-		vu_desc_set(&con->desc[i], t_iova, ndesc * 16,
-			    VRING_DESC_F_INDIRECT, 0);
-		vu_vq_publish(con, i);
-	}
-	con->nfree -= nbuf;
+	post_huge(_metadata, s, con, nbuf, ndesc, b_iova);
 	r.fd = s->host[0];
 	ASSERT_EQ(0, pthread_create(&th, NULL, cons_reader_run, &r));
 	usleep(100000);
@@ -1610,37 +1619,22 @@ static void *long_read_run(void *arg)
 TEST_F_TIMEOUT(limits, poll_beside_a_long_read, 120)
 {
 	struct side *s = &self->s;
-	struct vu_opts opts = { .arena_size = 4 << 20 };
 	struct long_read lr = { .len = 384 << 20 };
-	uint64_t t_iova, b_iova, p0, p1;
-	unsigned int j, ndesc = 384;
-	struct vring_desc *t;
+	uint64_t b_iova, p0, p1;
 	struct vu_vq *txq;
 	pthread_t th;
 	short ev;
 	void *b;
 
-	side_close(s);
-	side_create(_metadata, s, VICTIM, VU_DEFAULT_MAX_PORTS,
-		    VU_DEFAULT_PORTS, 0, &opts);
-	side_up(_metadata, s, VU_FEATURES_ALL, 2, 64, 4096, 2);
-	port_connect(_metadata, s, 1);
+	huge_side(_metadata, s, 1);
 	lr.buf = mmap(NULL, lr.len, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	ASSERT_NE(MAP_FAILED, lr.buf);
 	txq = &s->dev->vqs[vu_port_txq(1)];
 	b = vu_alloc(s->dev, 1 << 20, &b_iova);
-	t = vu_alloc(s->dev, ndesc * 16, &t_iova);
 	ASSERT_NE(NULL, b);
-	ASSERT_NE(NULL, t);
 	memset(b, 'r', 1 << 20);
-	for (j = 0; j < ndesc; j++)
-		vu_desc_set(&t[j], b_iova, 1 << 20,
-			    j < ndesc - 1 ? VRING_DESC_F_NEXT : 0, j + 1);
-	vu_desc_set(&txq->desc[0], t_iova, ndesc * 16, VRING_DESC_F_INDIRECT,
-		    0);
-	vu_vq_publish(txq, 0);
-	txq->nfree--;
+	post_huge(_metadata, s, txq, 1, lr.len >> 20, b_iova);
 	vu_vq_kick(txq);
 	usleep(100000);
 

@@ -28,6 +28,7 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-}
 FUZZ_COVERAGE_MIN=${FUZZ_COVERAGE_MIN:-90}
 n=0
 failed=0
+total_runs=0
 
 result()
 {
@@ -90,7 +91,8 @@ for t in $TARGETS; do
 	if [ -n "$FUZZ_SECONDS" ]; then
 		limit=-max_total_time=$FUZZ_SECONDS
 	else
-		limit=-runs=$((FUZZ_RUNS / ntargets))
+		# Rounded up: at least FUZZ_RUNS in all.
+		limit=-runs=$(((FUZZ_RUNS + ntargets - 1) / ntargets))
 	fi
 	start=$(date +%s.%N)
 	"$B/$t" $limit -max_len=4096 -timeout=10 -rss_limit_mb=1024 \
@@ -108,7 +110,9 @@ for t in $TARGETS; do
 		result ok "fuzz-unit: $t" "${runs:-0} executions, $rate/s"
 	fi
 	echo "# fuzz-unit: $t: ${runs:-0} executions at $rate/s"
+	total_runs=$((total_runs + ${runs:-0}))
 done
+echo "# fuzz-unit: $total_runs executions in all"
 
 # Coverage: the unit tests and every corpus input, replayed.
 LLVM_PROFILE_FILE=$B/prof/vq_test.profraw "$B/cov/vq_test" >/dev/null 2>&1

@@ -8,7 +8,7 @@
 # included.  Prints each symbol without its prefix; exits 1 if there is
 # one.
 
-set -u
+set -u -o pipefail
 dir=${1:-$(dirname "$0")/..}
 cd "$dir/drivers" || exit 2
 
@@ -46,4 +46,5 @@ for f in "${!prefix[@]}"; do
 	done
 done
 echo "$n symbols in ${#prefix[@]} files"
+[ "$n" -gt 0 ] || { echo "prefixes.sh: no symbols read (nm failed?)" >&2; exit 2; }
 exit $bad

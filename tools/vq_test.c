@@ -691,6 +691,36 @@ static void test_xfer_partial_fault(void)
 	CHECK(vsq_read_iter(&f.vq, &it) == -EIO && f.broken == 1);
 }
 
+/*
+ * The driver moves the ring (set_vq_address while running): the chain
+ * popped from the old one goes back, and the new ring's index is fetched
+ * and checked afresh, not taken from the old ring's shadow.
+ */
+static void test_unpop_refetch(void)
+{
+	struct guest_ring r2;
+	struct fx f;
+
+	fx_init(&f, 3, 8, 0);
+	post1(&f, 0, DATA, 4, 0);
+	post1(&f, 1, DATA, 4, 0);
+	post1(&f, 2, DATA, 4, 0);
+	CHECK(vsq_next_chain(&f.vq) == 1);
+	/* The new ring holds one entry. */
+	gr_layout(&r2, RING_BASE + 0x4000, 8);
+	gr_desc(&r2, 0, 0, DATA, 4, 0, 0);
+	gr_post(&r2, 0);
+	f.vq.desc_addr = r2.desc;
+	f.vq.avail_addr = r2.avail;
+	f.vq.used_addr = r2.used;
+	vsq_unpop(&f.vq);
+	CHECK(vsq_base(&f.vq) == 0);
+	CHECK(vsq_next_chain(&f.vq) == 1);
+	vsq_complete(&f.vq);
+	CHECK(vsq_next_chain(&f.vq) == 0);
+	CHECK(!f.broken);
+}
+
 int main(void)
 {
 	static const struct unit_test tests[] = {
@@ -709,6 +739,7 @@ int main(void)
 		{ "avail_shadow", test_avail_shadow },
 		{ "xfer_arms", test_xfer_arms },
 		{ "xfer_partial_fault", test_xfer_partial_fault },
+		{ "unpop_refetch", test_unpop_refetch },
 	};
 	int r;
 
