@@ -436,10 +436,9 @@ static ssize_t vserial_port_read_vq(struct vserial_port *port,
 	/* Buffers returned unread are the driver's again, too. */
 	if (completed && vsq_publish(vq))
 		vserial_dev_irq(vq);
-	if (!ret) {
+	if (!ret) {		/* not armed: retry */
 		ret = -EAGAIN;
-		if (vsq_arm(vq))	/* raced with the driver: retry */
-			atomic_inc(&port->wake_seq);
+		atomic_inc(&port->wake_seq);
 	}
 	return ret;
 }
@@ -584,10 +583,9 @@ static ssize_t vserial_port_try_write(struct vserial_port *port,
 			atomic64_add(ret, &port->stats.bytes_to_guest);
 		if (ret > 0 && vsq_publish(vq))
 			vserial_dev_irq(vq);
-		if (!ret) {
+		if (!ret) {	/* not armed: retry */
 			ret = -EAGAIN;
-			if (vsq_arm(vq))	/* raced with the driver */
-				atomic_inc(&port->wake_seq);
+			atomic_inc(&port->wake_seq);
 		}
 	}
 	up_read(&vs->mem_sem);

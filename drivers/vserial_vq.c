@@ -716,9 +716,11 @@ bool vsq_arm(struct vsq *vq)
  * Move bytes between user memory and the queue's buffers: out of the
  * transmit buffers (read(2)) or into the receive buffers (write(2)).
  * A transmit buffer is returned once it is consumed; a receive buffer
- * once it is full or the data ends.  Returns the bytes moved (0 also
- * when the walk budget ran out on empty buffers: the caller retries), or
- * an error if nothing moved; -EFAULT if user memory faulted.
+ * once it is full or the data ends.  Returns the bytes moved; if none
+ * moved, -EAGAIN when the ring was left empty with a kick armed (the
+ * caller waits), 0 when it was not (the walk budget ran out on empty
+ * buffers, or a buffer came while arming: the caller retries at once),
+ * or an error; -EFAULT if user memory faulted.
  */
 static ssize_t vsq_xfer_iter(struct vsq *vq, struct iov_iter *iter)
 {
@@ -778,8 +780,9 @@ static ssize_t vsq_xfer_iter(struct vsq *vq, struct iov_iter *iter)
 	 * Left the ring empty: ask for a kick now, so that whoever waits
 	 * without consuming (poll()) hears of the next buffer.
 	 */
-	if (r >= 0 && !vq->chain_active && vq->avail_idx == vq->last_avail_idx)
-		vsq_arm(vq);
+	if (r >= 0 && !vq->chain_active && vq->avail_idx == vq->last_avail_idx &&
+	    !vsq_arm(vq) && !total)
+		return -EAGAIN;
 
 	return total ?: min(r, 0);
 }

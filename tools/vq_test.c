@@ -572,10 +572,10 @@ static void test_iter(void)
 	vsq_publish(&f.vq);
 	CHECK(gr_used_idx(&f.r) == 1 && gr_used_len(&f.r, 0) == 3);
 	CHECK(!memcmp(arena_guest(DATA), "xyz", 3));
-	/* Nothing to fill: 0 bytes, no error. */
+	/* Nothing to fill: the ring is left armed, the caller waits. */
 	it = (struct iov_iter) { .base = (u8 *)"xyz", .count = 3,
 				 .fault_after = ~0UL };
-	CHECK(vsq_write_iter(&f.vq, &it) == 0);
+	CHECK(vsq_write_iter(&f.vq, &it) == -EAGAIN);
 	/*
 	 * A long run of empty buffers ends the call (budget): 1024 chains of
 	 * 8 empty descriptors each, 8192 walks, more than VSERIAL_XFER_WALK.
