@@ -26,13 +26,15 @@ VM_CPUS		?= 2
 VM_MEM		?= 2G
 VM_TIMEOUT	?= 1800
 VM_LOAD		?= 1
-export VM_CPUS VM_MEM VM_TIMEOUT VM_LOAD VSERIAL_CACHE CMD
+# stock: the rootfs' Debian kernel; debug: selftests/vm/debug.config
+VM_KERNEL	?= stock
+export VM_CPUS VM_MEM VM_TIMEOUT VM_LOAD VM_KERNEL VSERIAL_CACHE CMD
 
 # kbuild options forwarded into the test bed chroot by vm-build.
 KBUILD_VARS	:= $(if $(W),W=$(W)) $(if $(C),C=$(C)) $(if $(V),V=$(V))
 
 .PHONY: all modules install install-udev install-doc clean check-kdir
-.PHONY: version help rootfs vm-build vm-run check demo fuzz nested bench
+.PHONY: version help rootfs kernel vm-build vm-run check demo fuzz nested bench
 .PHONY: bench-nested fuzz-unit
 
 all: modules
@@ -92,6 +94,9 @@ version:
 rootfs:
 	$(VM) rootfs
 
+kernel:
+	$(VM) kernel
+
 vm-build:
 	$(VM) build $(KBUILD_VARS)
 
@@ -144,6 +149,10 @@ help:
 	@echo '  make version                 print the package version ($(VERSION))'
 	@echo 'VM test bed (root; cache in $${VSERIAL_CACHE:-/var/cache/vdpa_vserial}):'
 	@echo '  make rootfs                  build the cached Debian trixie rootfs'
+	@echo '  make kernel                  build the cached debug kernel (about 17 minutes)'
+	@echo '  VM_KERNEL=debug              (with vm-build, vm-run, check, fuzz) use the debug'
+	@echo '                               kernel: KASAN, lockdep, kmemleak, UBSAN, KFENCE,'
+	@echo '                               fault injection (selftests/vm/debug.config)'
 	@echo '  make vm-build [W=1] [C=1]    build module and selftests against its kernel'
 	@echo '  make vm-run CMD=...          build, boot a VM with the module installed and'
 	@echo '                               loaded (VM_LOAD=0: not loaded), run CMD as root'

@@ -11,7 +11,8 @@
 #   2. no import circle among drivers/*.c (tools/layers.sh, from the
 #      objects) and one name prefix per file (tools/prefixes.sh);
 #      checkpatch.pl --strict on each source file: any ERROR, WARNING or
-#      CHECK fails;
+#      CHECK fails; the kernel log check (dmesg-check.sh) on sample
+#      report lines (dmesg-check-test.sh);
 #   3. on this machine, the userspace build of the ring engine: unit
 #      tests, 1,000,000 libFuzzer executions, line coverage >= 90 %
 #      (tools/fuzz-unit.sh, also "make fuzz-unit"); build the selftests
@@ -39,6 +40,8 @@ PROG=check.sh
 VM_SH=$VM_DIR/vm.sh
 OUT_REL=selftests/output/check-$(date +%Y%m%d-%H%M%S)-$$
 OUT=$CHECKOUT/$OUT_REL
+
+STOCK_CHECKS="kfence.sample_interval=100 slub_debug=FZP page_poison=1"
 
 n=0
 passed=0
@@ -229,14 +232,14 @@ vm_exit_step()
 	fi
 }
 
-# install_step KVER - "make install DESTDIR=..." in the chroot puts the
+# install_step KVER KDIR - "make install DESTDIR=..." in the chroot puts the
 # module (compressed as the kernel's are), the udev rule and the
 # documentation where they belong
 install_step()
 {
-	local kver=$1 dest=$OUT/install log=$OUT/install.log f missing= rc
+	local kver=$1 kdir=$2 dest=$OUT/install log=$OUT/install.log f missing= rc
 
-	"$VM_SH" chroot make -C "$CHECKOUT" KDIR="/lib/modules/$kver/build" \
+	"$VM_SH" chroot make -C "$CHECKOUT" KDIR="$kdir" \
 		DESTDIR="$dest" install >"$log" 2>&1
 	rc=$?
 	if [ $rc -ne 0 ]; then
@@ -262,7 +265,7 @@ install_step()
 
 main()
 {
-	local kver start=$SECONDS
+	local kver kdir start=$SECONDS
 
 	echo "TAP version 13"
 	need_root
@@ -276,16 +279,29 @@ main()
 		echo "0 passed, 1 failed"
 		return 1
 	fi
+	# The debug kernel (VM_KERNEL=debug) is built here if need be.
+	if [ "$VM_KERNEL" = debug ]; then
+		"$VM_SH" kernel 2>&1 | comment
+		if [ "${PIPESTATUS[0]}" -ne 0 ]; then
+			result fail "test bed debug kernel"
+			echo "1..$n"
+			echo "$passed passed, $failed failed, $skipped skipped"
+			return 1
+		fi
+	fi
 	kver=$("$VM_SH" kver)
-	echo "# rootfs $ROOTFS, kernel $kver"
+	kdir=$(vm_kdir "$kver")
+	echo "# rootfs $ROOTFS, kernel $kver ($VM_KERNEL)"
 
 	build_step "build: module (W=1 C=1)" "$OUT/build-module.log" \
 		sh -c 'make -C "$1" KDIR="$2" clean >/dev/null &&
 		       make -C "$1" -j"$(nproc)" KDIR="$2" W=1 C=1 modules' - \
-		"$CHECKOUT" "/lib/modules/$kver/build"
+		"$CHECKOUT" "$kdir"
 	objects_check layers.sh "layers: no import circle among drivers/*.c"
 	objects_check prefixes.sh "prefixes: one name prefix per file of drivers/"
 	checkpatch
+	echo "# the kernel log check (dmesg-check.sh) on sample lines"
+	"$VM_DIR/dmesg-check-test.sh" 2>&1 | relay
 	fuzz_unit_step
 	build_step "build: selftests" "$OUT/build-selftests.log" \
 		sh -c 'make -C "$1" clean >/dev/null &&
@@ -293,17 +309,31 @@ main()
 		"$CHECKOUT/selftests" "$KSFT_DIR"
 
 	vm_exit_step
+	# The stock kernel's own checks, off by default: KFENCE sampling,
+	# SLUB red zones and poisoning, page poisoning; full preemption on
+	# one boot.
+	VM_APPEND="$STOCK_CHECKS" \
 	boot vm-2cpus "selftests, 2 vCPUs" -c 2 --no-load -- \
 		"selftests/run_tests.sh -p '[2 vCPUs]'"
 	# One vCPU is the hard case for the Linux console driver, which
 	# busy-waits with interrupts off for the device: the tests that
 	# run it (the device through virtio_vdpa) run again there.
+	VM_APPEND="$STOCK_CHECKS preempt=full" \
 	boot vm-1cpu "selftests, 1 vCPU" -c 1 --no-load -- \
 		"selftests/run_tests.sh -p '[1 vCPU]' vserial_test port_test"
-	boot vm-nested "nested QEMU guest" -c 2 -m 3G --no-load -- \
-		selftests/nested_qemu_test.sh
-	boot vm-dkms "dkms" -c 2 --no-install -- selftests/vm/dkms-test.sh
-	install_step "$kver"
+	if [ "$VM_KERNEL" = debug ]; then
+		# The nested guest boots the VM's kernel image from /boot,
+		# and dkms builds against /lib/modules/KVER/build: the
+		# stock kernel's.
+		result skip "nested QEMU guest" "stock kernel only"
+		result skip "dkms" "stock kernel only"
+		install_step "$kver" "$kdir"
+	else
+		boot vm-nested "nested QEMU guest" -c 2 -m 3G --no-load -- \
+			selftests/nested_qemu_test.sh
+		boot vm-dkms "dkms" -c 2 --no-install -- selftests/vm/dkms-test.sh
+		install_step "$kver" "$kdir"
+	fi
 
 	echo "1..$n"
 	echo "# make check took $((SECONDS - start)) s"

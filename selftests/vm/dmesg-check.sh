@@ -7,16 +7,18 @@
 #
 # Prints every line of the LOGs (kernel log text; missing files are
 # ignored) that reports an oops, BUG, WARNING, lockdep splat, RCU stall,
-# hung task, lockup, general protection fault, sanitizer report or panic,
-# each line once, and exits 1 if there is any.  With -t, the value of
+# hung task, lockup, general protection fault, sanitizer report (KASAN,
+# UBSAN, KFENCE, kmemleak, debug objects), sleep in atomic context,
+# workqueue lockup, allocation failure, OOM or panic, each line once, and exits 1 if there is any.  With -t, the value of
 # /proc/sys/kernel/tainted saved at the end of the run is checked too: a
 # kernel tainted by a warning, an oops, a lockup, a bad page or a machine
 # check fails even if the log lines were lost.
 
 # Extended regular expressions, one per line.
 PATTERNS='Oops
-BUG:
+\<BUG:
 kernel BUG at
+BUG [^ ]+ \((Not tainted|Tainted: [^)]*)\): 
 WARNING:
 possible circular locking
 inconsistent lock state
@@ -36,7 +38,14 @@ list_(add|del) corruption
 Unable to handle kernel
 kernel stack overflow
 Call Trace
-page allocation failure'
+page allocation failure
+sleeping function called from invalid context
+workqueue lockup
+ODEBUG: .*object type:
+kmemleak: [0-9]+ new suspected memory leaks
+invoked oom-killer
+Out of memory:
+KCSAN:'
 
 # Taint flags that mean trouble: B (bad page), D (died), L (soft lockup),
 # M (machine check), W (warning).

@@ -13,6 +13,11 @@
 #   linux-src-<hash>/  the few files taken from the rootfs' linux-source
 #                      tarball: kselftest harness headers and checkpatch
 #   .lock-<hash>       flock(1) file serialising (re)builds of the two
+#   kernel-debug-<hash>/  the debug kernel (VM_KERNEL=debug), keyed on
+#                      packages.txt and debug.config: src/ (the rootfs'
+#                      linux-source), build/ (its O= directory, the KDIR
+#                      of the module), mods/ (its modules: a lower layer
+#                      of the VM's root), .done once complete
 
 VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CHECKOUT=$(cd "$VM_DIR/../.." && pwd)
@@ -25,6 +30,13 @@ ROOTFS_HASH=$(sha256sum "$PACKAGES_TXT" | cut -c1-12)
 ROOTFS=$VSERIAL_CACHE/rootfs-$ROOTFS_HASH
 LINUX_SRC=$VSERIAL_CACHE/linux-src-$ROOTFS_HASH
 KSFT_DIR=$LINUX_SRC/tools/testing/selftests
+
+# The kernel the VM boots and the module is built for: "stock" (the
+# rootfs' Debian kernel) or "debug" (debug.config, built by vm.sh).
+VM_KERNEL=${VM_KERNEL:-stock}
+DEBUG_CONFIG=$VM_DIR/debug.config
+DEBUG_KERNEL=$VSERIAL_CACHE/kernel-debug-$(cat "$PACKAGES_TXT" "$DEBUG_CONFIG" |
+					      sha256sum | cut -c1-12)
 
 # Files extracted from /usr/src/linux-source-*.tar.xz of the rootfs.
 LINUX_SRC_FILES="
@@ -109,6 +121,37 @@ rootfs_kver()
 	echo "$kver"
 }
 
+# vm_kver - print the kernel release the VM boots (VM_KERNEL)
+vm_kver()
+{
+	case $VM_KERNEL in
+	stock)	rootfs_kver ;;
+	debug)	cat "$DEBUG_KERNEL/build/include/config/kernel.release" ||
+			die "no debug kernel in $DEBUG_KERNEL" ;;
+	*)	die "VM_KERNEL=$VM_KERNEL: must be stock or debug" ;;
+	esac
+}
+
+# vm_kdir KVER - print the kernel build directory for modules of KVER
+vm_kdir()
+{
+	if [ "$VM_KERNEL" = debug ]; then
+		echo "$DEBUG_KERNEL/build"
+	else
+		echo "/lib/modules/$1/build"
+	fi
+}
+
+# vm_kimage KVER - print the kernel image the VM boots (chroot path)
+vm_kimage()
+{
+	if [ "$VM_KERNEL" = debug ]; then
+		echo "$DEBUG_KERNEL/build/arch/x86/boot/bzImage"
+	else
+		echo "/boot/vmlinuz-$1"
+	fi
+}
+
 # chroot_mounts - populate the rootfs for use as a chroot
 #
 # Must run inside a private mount namespace (see enter_namespace): every
@@ -131,6 +174,7 @@ chroot_mounts()
 	# messages) mean the same thing inside and outside.
 	bind_same_path "$CHECKOUT"
 	[ -d "$LINUX_SRC" ] && bind_same_path "$LINUX_SRC"
+	[ -d "$DEBUG_KERNEL" ] && bind_same_path "$DEBUG_KERNEL"
 	return 0
 }
 

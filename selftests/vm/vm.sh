@@ -4,6 +4,7 @@
 # vm.sh - host side of the vdpa_vserial VM test bed
 #
 # Usage: vm.sh rootfs
+#        vm.sh kernel
 #        vm.sh kver
 #        vm.sh build [MAKE-VARIABLE...]
 #        vm.sh chroot CMD [ARG...]
@@ -11,7 +12,8 @@
 #
 #   rootfs  make sure the cached Debian trixie rootfs and the files taken
 #           from its kernel source tarball exist (build them if not)
-#   kver    print the kernel release of the rootfs
+#   kernel  make sure the debug kernel (debug.config) is built and cached
+#   kver    print the kernel release the VM boots (VM_KERNEL)
 #   build   build the module (top-level Makefile, KDIR = the rootfs'
 #           kernel headers) and the selftests inside the rootfs chroot;
 #           MAKE-VARIABLEs such as W=1 C=1 are passed to the module build
@@ -22,6 +24,10 @@
 #           the kernel log shows an oops, warning, lockdep report, stall
 #           or panic, or if the VM does not finish within the timeout.
 #
+# VM_KERNEL=debug (environment) makes build and run use the debug kernel
+# (built first if it is not cached: a cold build takes about N minutes);
+# the default, VM_KERNEL=stock, is the rootfs' Debian kernel.
+#
 # Options of "run" (defaults from the environment in brackets):
 #   -c, --cpus N       vCPUs [VM_CPUS, 2]
 #   -m, --mem SIZE     memory, QEMU syntax [VM_MEM, 2G]
@@ -30,6 +36,7 @@
 #                      checkout [selftests/output/<date>-<pid>]
 #   -n, --no-install   do not install the built module in the guest
 #   -N, --no-load      install the module but do not load it [VM_LOAD=0]
+#   (VM_APPEND: more kernel command line arguments)
 #
 # A run directory keeps: cmd (the command), output (its stdout and stderr,
 # also shown live), console.log (kernel console: warnings and worse, and
@@ -105,7 +112,67 @@ cmd_rootfs()
 cmd_kver()
 {
 	cmd_rootfs
-	rootfs_kver
+	vm_kver
+}
+
+# config_mismatches CONFIG FRAGMENT - print the options of FRAGMENT that
+# CONFIG does not have as written ("=n": not set)
+config_mismatches()
+{
+	local line opt
+
+	sed -n 's/^\(CONFIG_[A-Za-z0-9_]*=.*\)/\1/p' "$2" | while read -r line; do
+		opt=${line%%=*}
+		case $line in
+		*=n)	! grep -q "^$opt=" "$1" || echo "$line" ;;
+		*)	grep -qxF "$line" "$1" || echo "$line" ;;
+		esac
+	done
+}
+
+# cmd_kernel - build the debug kernel into DEBUG_KERNEL unless it is there
+#
+# x86_64_defconfig of the rootfs' linux-source with debug.config merged
+# in, built in the chroot with its compiler; its modules are installed
+# below mods/usr (the rootfs has a merged /usr).
+cmd_kernel()
+{
+	local k=$DEBUG_KERNEL tarball bad t=$SECONDS
+
+	[ -f "$k/.done" ] && return 0
+	exec 8>"$VSERIAL_CACHE/.lock-${k##*/}"
+	flock 8
+	if [ -f "$k/.done" ]; then
+		exec 8>&-
+		return 0
+	fi
+	tarball=$(ls "$ROOTFS"/usr/src/linux-source-*.tar.xz 2>/dev/null |
+		  sort -V | tail -n 1)
+	[ -n "$tarball" ] || die "no linux-source tarball in $ROOTFS/usr/src"
+	rm -rf --one-file-system "$k"
+	mkdir -p "$k/src" "$k/build" "$k/mods/usr"
+	msg "building the debug kernel from ${tarball##*/} in $k (20 to 30 minutes)"
+	tar -xJf "$tarball" -C "$k/src" --strip-components=1 ||
+		die "cannot extract $tarball"
+	chroot_mounts
+	in_chroot sh -c 'cd "$1/src" &&
+		make -s O="$1/build" x86_64_defconfig &&
+		scripts/kconfig/merge_config.sh -m -O "$1/build" \
+			"$1/build/.config" "$2" >/dev/null &&
+		make -s O="$1/build" olddefconfig' - "$k" "$DEBUG_CONFIG" ||
+		die "cannot configure the debug kernel"
+	bad=$(config_mismatches "$k/build/.config" "$DEBUG_CONFIG")
+	[ -z "$bad" ] ||
+		die "debug.config options the kernel does not take:" $bad
+	in_chroot make -s -C "$k/src" O="$k/build" -j"$(nproc)" \
+		bzImage modules >"$k/build.log" 2>&1 ||
+		{ tail -n 30 "$k/build.log" >&2; die "debug kernel build failed"; }
+	in_chroot make -s -C "$k/src" O="$k/build" INSTALL_MOD_PATH="$k/mods/usr" \
+		INSTALL_MOD_STRIP=1 modules_install >>"$k/build.log" 2>&1 ||
+		die "cannot install the debug kernel's modules"
+	touch "$k/.done"
+	exec 8>&-
+	msg "debug kernel $(cat "$k/build/include/config/kernel.release") built in $((SECONDS - t)) s"
 }
 
 cmd_chroot()
@@ -120,9 +187,9 @@ cmd_build()
 	local kver
 
 	chroot_mounts
-	kver=$(rootfs_kver)
+	kver=$(vm_kver)
 	in_chroot make -C "$CHECKOUT" -j"$(nproc)" \
-		KDIR="/lib/modules/$kver/build" "$@" modules || return
+		KDIR="$(vm_kdir "$kver")" "$@" modules || return
 	in_chroot make -C "$CHECKOUT/selftests" -j"$(nproc)" \
 		KSFT_DIR="$KSFT_DIR"
 }
@@ -166,11 +233,13 @@ install_modules()
 # as it is, without the chroot's proc, sys, dev, ... mounted on it.
 prepare_guest_root()
 {
-	local kver=$1 install=$2 root=$ROOTFS/run/vm/root
+	local kver=$1 install=$2 root=$ROOTFS/run/vm/root lower=$ROOTFS
 
+	# The debug kernel's modules lie over the rootfs.
+	[ "$VM_KERNEL" = debug ] && lower=$DEBUG_KERNEL/mods:$lower
 	mkdir -p "$root" "$ROOTFS/run/vm/upper" "$ROOTFS/run/vm/work"
 	mount -t overlay overlay \
-		-o "lowerdir=$ROOTFS,upperdir=$ROOTFS/run/vm/upper,workdir=$ROOTFS/run/vm/work" \
+		-o "lowerdir=$lower,upperdir=$ROOTFS/run/vm/upper,workdir=$ROOTFS/run/vm/work" \
 		"$root" || die "cannot mount the guest root overlay"
 	install -D -m 0755 "$VM_DIR/init" "$root$GUEST_INIT"
 	if [ "$install" != 0 ]; then
@@ -257,7 +326,7 @@ cmd_run()
 	mkdir -p "$RUN_DIR"
 	printf '%s\n' "$cmd" >"$RUN_DIR/cmd"
 
-	kver=$(rootfs_kver)
+	kver=$(vm_kver)
 	chroot_mounts
 	prepare_guest_root "$kver" "$install"
 
@@ -277,6 +346,7 @@ cmd_run()
 	append="$append rootfstype=virtiofs root=rootfs ro init=$GUEST_INIT"
 	append="$append vserial.checkout=$CHECKOUT vserial.run=$RUN_DIR"
 	[ "$VM_LOAD" = 0 ] || append="$append vserial.load=$MODULES"
+	append="$append${VM_APPEND:+ $VM_APPEND}"
 
 	msg "booting $kver (${VM_CPUS} vCPUs, $VM_MEM, timeout ${VM_TIMEOUT} s), output in ${RUN_DIR#"$CHECKOUT"/}"
 	start=$SECONDS
@@ -294,7 +364,7 @@ cmd_run()
 		-device vhost-user-fs-pci,chardev=vfs-root,tag=rootfs \
 		-chardev socket,id=vfs-checkout,path=/run/vm/checkout.sock \
 		-device vhost-user-fs-pci,chardev=vfs-checkout,tag=checkout \
-		-kernel "/boot/vmlinuz-$kver" -append "$append" \
+		-kernel "$(vm_kimage "$kver")" -append "$append" \
 		</dev/null 2>"$RUN_DIR/qemu.log" | tee "$RUN_DIR/output"
 	rc=${PIPESTATUS[0]}
 	stop_virtiofsd
@@ -314,7 +384,8 @@ cmd_run()
 	# Kernel log: dmesg if the guest got to save it, and the console
 	# log in any case (it has the end of a crashed or hung guest).
 	if ! bad=$("$VM_DIR/dmesg-check.sh" -t "$RUN_DIR/tainted" \
-			"$RUN_DIR/dmesg" "$RUN_DIR/console.log"); then
+			"$RUN_DIR/dmesg" "$RUN_DIR/console.log" \
+			"$RUN_DIR/kmemleak"); then
 		printf '%s\n' "$bad" >"$RUN_DIR/dmesg.bad"
 		msg "FAIL: kernel log of the run has errors:"
 		printf '%s\n' "$bad" | sed 's/^/    /' >&2
@@ -335,9 +406,14 @@ case $sub in
 rootfs|kver)
 	"cmd_$sub" "$@"
 	;;
-build|chroot|run)
-	# Everything mounted from here on is private to this process.
+kernel|build|chroot|run)
 	cmd_rootfs
+	# The debug kernel is built (if need be) in a namespace of its own.
+	if [ "$sub" != kernel ] && [ "$VM_KERNEL" = debug ] &&
+	   [ "${VSERIAL_IN_NS:-}" != 1 ]; then
+		"$0" kernel || exit
+	fi
+	# Everything mounted from here on is private to this process.
 	enter_namespace "$sub" "$@"
 	"cmd_$sub" "$@"
 	;;
