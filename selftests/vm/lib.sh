@@ -126,8 +126,9 @@ vm_kver()
 {
 	case $VM_KERNEL in
 	stock)	rootfs_kver ;;
-	debug)	cat "$DEBUG_KERNEL/build/include/config/kernel.release" ||
-			die "no debug kernel in $DEBUG_KERNEL" ;;
+	debug)	[ -f "$DEBUG_KERNEL/.done" ] ||
+			die "no debug kernel in $DEBUG_KERNEL (vm.sh kernel)"
+		cat "$DEBUG_KERNEL/build/include/config/kernel.release" ;;
 	*)	die "VM_KERNEL=$VM_KERNEL: must be stock or debug" ;;
 	esac
 }
