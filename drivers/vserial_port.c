@@ -562,6 +562,7 @@ static ssize_t vserial_port_try_write(struct vserial_port *port,
 {
 	struct vserial_dev *vs = port->vs;
 	struct vsq *vq = vserial_port_rxq_of(port);
+	unsigned int completed;
 	ssize_t ret;
 
 	down_read(&vs->mem_sem);
@@ -577,11 +578,12 @@ static ssize_t vserial_port_try_write(struct vserial_port *port,
 		pagefault_disable();
 		ret = vsq_write_iter(vq, from);
 		pagefault_enable();
-		atomic64_add(vsq_take_completed(vq),
-			     &port->stats.buffers_to_guest);
+		completed = vsq_take_completed(vq);
+		atomic64_add(completed, &port->stats.buffers_to_guest);
 		if (ret > 0)
 			atomic64_add(ret, &port->stats.bytes_to_guest);
-		if (ret > 0 && vsq_publish(vq))
+		/* Empty receive buffers the walk completed are the driver's too. */
+		if (completed && vsq_publish(vq))
 			vserial_dev_irq(vq);
 		if (!ret) {	/* not armed: retry */
 			ret = -EAGAIN;

@@ -720,7 +720,8 @@ bool vsq_arm(struct vsq *vq)
  * moved, -EAGAIN when the ring was left empty with a kick armed (the
  * caller waits), 0 when it was not (the walk budget ran out on empty
  * buffers, or a buffer came while arming: the caller retries at once),
- * or an error; -EFAULT if user memory faulted.
+ * or an error: -EIO if the queue stopped (arming too may find the ring
+ * malformed), -EFAULT if user memory faulted.
  */
 static ssize_t vsq_xfer_iter(struct vsq *vq, struct iov_iter *iter)
 {
@@ -782,7 +783,7 @@ static ssize_t vsq_xfer_iter(struct vsq *vq, struct iov_iter *iter)
 	 */
 	if (r >= 0 && !vq->chain_active && vq->avail_idx == vq->last_avail_idx &&
 	    !vsq_arm(vq) && !total)
-		return -EAGAIN;
+		return READ_ONCE(vq->broken) ? -EIO : -EAGAIN;
 
 	return total ?: min(r, 0);
 }

@@ -670,6 +670,63 @@ static void test_xfer_arms(void)
 }
 
 /*
+ * The driver adds a buffer while the consumer arms: after avail_event is
+ * written, before the index is read again (the hook runs at that read's
+ * kmap).  @jump: it moves the index beyond the ring size instead.
+ */
+static bool race_jump;
+
+static void add_when_armed(void *arg)
+{
+	struct fx *f = arg;
+
+	if (gr_avail_event(&f->r) != f->vq.last_avail_idx)
+		return;
+	arena_hook = NULL;
+	if (race_jump) {
+		gw16(f->r.avail + 2, 9);
+		return;
+	}
+	fill(DATA, "late");
+	post1(f, 0, DATA, 4, 0);
+}
+
+static void arm_race(struct fx *f, bool jump)
+{
+	fx_init(f, 3, 8, BIT_ULL(VIRTIO_RING_F_EVENT_IDX));
+	gw16(f->r.used + 4 + 8ULL * f->r.num, 0xffff);	/* not armed yet */
+	race_jump = jump;
+	arena_hook = add_when_armed;
+	arena_hook_arg = f;
+}
+
+/*
+ * Nothing moved, but the caller must not sleep on a buffer that came
+ * while arming (0: retry, and the retry takes it); and a ring found
+ * malformed while arming stops the queue (-EIO, not a wait).
+ */
+static void test_xfer_arm_race(void)
+{
+	struct iov_iter it;
+	char out[8] = {};
+	struct fx f;
+
+	arm_race(&f, false);
+	it = (struct iov_iter) { .base = (u8 *)out, .count = 8,
+				 .fault_after = ~0UL };
+	CHECK(vsq_read_iter(&f.vq, &it) == 0);
+	CHECK(!arena_hook);		/* the driver did add it meanwhile */
+	CHECK(vsq_read_iter(&f.vq, &it) == 4 && !memcmp(out, "late", 4));
+	CHECK(!f.broken);
+
+	arm_race(&f, true);
+	it = (struct iov_iter) { .base = (u8 *)out, .count = 8,
+				 .fault_after = ~0UL };
+	CHECK(vsq_read_iter(&f.vq, &it) == -EIO);
+	CHECK(f.broken == 1);
+}
+
+/*
  * A buffer whose end is not mapped: the bytes before it are the caller's
  * (the iterator moved past them), and the queue stops.
  */
@@ -738,6 +795,7 @@ int main(void)
 		{ "iter", test_iter },
 		{ "avail_shadow", test_avail_shadow },
 		{ "xfer_arms", test_xfer_arms },
+		{ "xfer_arm_race", test_xfer_arm_race },
 		{ "xfer_partial_fault", test_xfer_partial_fault },
 		{ "unpop_refetch", test_unpop_refetch },
 	};
