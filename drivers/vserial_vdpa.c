@@ -5,6 +5,7 @@
  */
 
 #include <linux/bitmap.h>
+#include <linux/cc_platform.h>
 #include <linux/dma-mapping.h>
 #include <linux/slab.h>
 #include <linux/vhost_iotlb.h>
@@ -483,7 +484,7 @@ static void vserial_dev_do_reset(struct vserial_dev *vs)
 	vs->qh.features = 0;
 	vs->qh.driver_ok = false;
 	vs->qh.suspended = false;
-	vs->qh.mem.pt_ok = false;
+	vs->qh.mem.dma_dev = NULL;
 	spin_unlock(&vs->lock);
 	bitmap_zero(vs->irq_pending, vs->nvqs);
 	bitmap_zero(vs->drain_pending, vs->nvqs);
@@ -555,11 +556,15 @@ static void vserial_dev_resync_work(struct work_struct *work)
 }
 
 /*
- * Without a map, IOVAs are taken as physical addresses.  That serves
- * virtio_vdpa, whose DMA addresses are physical addresses of memory the
- * kernel gave it.  Any other driver -- vhost-vdpa, that is user space --
- * reaches guest memory only through the map it installs; until it does,
- * the device reaches no memory at all.
+ * Without a map, IOVAs are DMA addresses the kernel's DMA API made for
+ * this device, and vserial_mem.c turns them back into pages with that
+ * API's own inverse (the identity map).  That serves virtio_vdpa, which
+ * maps its rings and buffers for vs->vdpa.dma_dev.  Any other driver --
+ * vhost-vdpa, that is user space -- reaches guest memory only through
+ * the map it installs; until it does, the device reaches no memory at
+ * all.  The driver is known by its name, which is unique on the vdpa bus
+ * (driver_register() refuses a second driver of a name): a driver we do
+ * not know fails safe, with no memory.
  */
 static bool vserial_dev_driver_in_kernel(struct vserial_dev *vs)
 {
@@ -568,10 +573,30 @@ static bool vserial_dev_driver_in_kernel(struct vserial_dev *vs)
 	return drv && !strcmp(drv->name, "virtio_vdpa");
 }
 
+/*
+ * Under memory encryption (an SEV or TDX guest, an SME host) the DMA API
+ * hands out buffers the CPU shares decrypted (bounced through swiotlb),
+ * and the device, which is the CPU reading the page through the kernel's
+ * encrypted mapping, would see ciphertext: the identity map is refused,
+ * and with it FEATURES_OK for virtio_vdpa, which so fails to probe with
+ * a clear error.  vhost-vdpa is not affected: its map holds the VMM's own
+ * pages, which the kernel reads as the VMM does.
+ */
+static bool vserial_dev_identity_refused(struct vserial_dev *vs)
+{
+	if (!vserial_dev_driver_in_kernel(vs) ||
+	    !cc_platform_has(CC_ATTR_MEM_ENCRYPT))
+		return false;
+	dev_warn(&vs->vdpa.dev,
+		 "memory encryption is on: virtio_vdpa's DMA buffers are out of reach; use vhost_vdpa\n");
+	return true;
+}
+
 static void vserial_dev_set_status(struct vdpa_device *vdpa, u8 status)
 {
 	struct vserial_dev *vs = vserial_dev_of_vdpa(vdpa);
 	unsigned long flags;
+	bool refused;
 	u8 old;
 
 	if (!status) {
@@ -580,7 +605,11 @@ static void vserial_dev_set_status(struct vdpa_device *vdpa, u8 status)
 	}
 
 	if (status & VIRTIO_CONFIG_S_DRIVER_OK)
-		WRITE_ONCE(vs->qh.mem.pt_ok, vserial_dev_driver_in_kernel(vs));
+		WRITE_ONCE(vs->qh.mem.dma_dev, vserial_dev_driver_in_kernel(vs) ?
+			   vs->vdpa.dma_dev : NULL);
+	refused = (status & VIRTIO_CONFIG_S_FEATURES_OK) &&
+		  !(READ_ONCE(vs->status) & VIRTIO_CONFIG_S_FEATURES_OK) &&
+		  vserial_dev_identity_refused(vs);
 	trace_vserial_op(vs, VSERIAL_OP_SET_STATUS, -1, status);
 	dev_dbg(&vdpa->dev, "status %#x\n", status);
 
@@ -596,7 +625,7 @@ static void vserial_dev_set_status(struct vdpa_device *vdpa, u8 status)
 	old = vs->status;
 	/* Only virtio 1.x is implemented: no legacy interface. */
 	if ((status & ~old & VIRTIO_CONFIG_S_FEATURES_OK) &&
-	    !vserial_dev_has_feature(vs, VIRTIO_F_VERSION_1))
+	    (!vserial_dev_has_feature(vs, VIRTIO_F_VERSION_1) || refused))
 		status &= ~VIRTIO_CONFIG_S_FEATURES_OK;
 	/* NEEDS_RESET is the device's to set, and stays until reset. */
 	status &= ~VIRTIO_CONFIG_S_NEEDS_RESET;
@@ -912,9 +941,10 @@ struct vserial_dev *vserial_dev_create(struct device *parent,
 	vs->nvqs = 2 * (max_nr_ports + 1);
 
 	/*
-	 * virtio_vdpa maps its rings and buffers for this device; without
-	 * an IOMMU the DMA addresses are physical addresses, which is what
-	 * the identity mapping (no vs->qh.mem.iotlb) translates.
+	 * virtio_vdpa maps its rings and buffers for this device: no IOMMU
+	 * and no DMA ops, so dma-direct makes the addresses, and the
+	 * identity map (no vs->qh.mem.iotlb) translates them back with
+	 * dma-direct's inverse (vserial_mem.c).
 	 */
 	dev = &vs->vdpa.dev;
 	dev->dma_mask = &dev->coherent_dma_mask;
