@@ -502,8 +502,24 @@ why() {
 	return 1
 }
 
+# hot_port_echo DEV - the guest echoes what the host end (fd 9) writes
+hot_port_echo() {
+	local reply
+
+	serial_mark
+	echo "echo test.hot" >&6
+	serial_expect 200 "GUEST: echoing test.hot" ||
+		why "the guest does not echo test.hot" || return 1
+	wait_for 60 connected "$1" ||
+		why "the guest side of test.hot ($1) never opened" || return 1
+	echo "hot-plugged and used" >&9
+	read -r -t 60 reply <&9
+	diag "test.hot ($1) answered '$reply'"
+	[ "$reply" = "hot-plugged and used" ]
+}
+
 hot_port() {
-	local dir=/sys/kernel/config/vdpa_vserial/vs0/ports/test.hot dev reply
+	local dir=/sys/kernel/config/vdpa_vserial/vs0/ports/test.hot dev ok
 
 	mkdir "$dir" && echo 1 > "$dir/enable" || why "cannot plug $dir" ||
 		return 1
@@ -512,18 +528,11 @@ hot_port() {
 	# end is closed returns 0 at once (virtio_console): its echo
 	# ended before the host came whenever the guest was quick (seen
 	# in the trace: guest PORT_OPEN 1, PORT_OPEN 0, then host_open).
-	exec 9<>"$dev"
-	serial_mark
-	echo "echo test.hot" >&6
-	serial_expect 200 "GUEST: echoing test.hot" ||
-		why "the guest does not echo test.hot" || return 1
-	wait_for 60 connected "$dev" ||
-		why "the guest side of test.hot ($dev) never opened" || return 1
-	echo "hot-plugged and used" >&9
-	read -r -t 60 reply <&9
+	exec 9<>"$dev" || why "cannot open $dev" || return 1
+	hot_port_echo "$dev"
+	ok=$?
 	exec 9>&-
-	diag "test.hot ($dev) answered '$reply'"
-	[ "$reply" = "hot-plugged and used" ] || return 1
+	[ $ok -eq 0 ] || return 1
 	echo 0 > "$dir/enable" && rmdir "$dir" || why "cannot unplug" ||
 		return 1
 	serial_mark

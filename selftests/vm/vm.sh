@@ -90,10 +90,7 @@ cmd_rootfs()
 	fi
 
 	if [ ! -d "$LINUX_SRC" ]; then
-		tarball=$(ls "$ROOTFS"/usr/src/linux-source-*.tar.xz 2>/dev/null |
-			  sort -V | tail -n 1)
-		[ -n "$tarball" ] ||
-			die "no linux-source tarball in $ROOTFS/usr/src"
+		tarball=$(linux_source_tarball) || exit
 		msg "extracting kselftest harness and checkpatch from ${tarball##*/}"
 		rm -rf "$LINUX_SRC.tmp"
 		mkdir -p "$LINUX_SRC.tmp"
@@ -113,6 +110,18 @@ cmd_kver()
 {
 	cmd_rootfs
 	vm_kver
+}
+
+# linux_source_tarball - the newest linux-source tarball of the rootfs
+# (Debian's linux-source-6.12), or die
+linux_source_tarball()
+{
+	local t
+
+	t=$(ls "$ROOTFS"/usr/src/linux-source-*.tar.xz 2>/dev/null |
+	    sort -V | tail -n 1)
+	[ -n "$t" ] || die "no linux-source tarball in $ROOTFS/usr/src"
+	echo "$t"
 }
 
 # config_mismatches CONFIG FRAGMENT - print the options of FRAGMENT that
@@ -146,12 +155,10 @@ cmd_kernel()
 		exec 8>&-
 		return 0
 	fi
-	tarball=$(ls "$ROOTFS"/usr/src/linux-source-*.tar.xz 2>/dev/null |
-		  sort -V | tail -n 1)
-	[ -n "$tarball" ] || die "no linux-source tarball in $ROOTFS/usr/src"
+	tarball=$(linux_source_tarball) || exit
 	rm -rf --one-file-system "$k"
 	mkdir -p "$k/src" "$k/build" "$k/mods/usr"
-	msg "building the debug kernel from ${tarball##*/} in $k (about 17 minutes)"
+	msg "building the debug kernel from ${tarball##*/} in $k (about 10 minutes)"
 	tar -xJf "$tarball" -C "$k/src" --strip-components=1 ||
 		die "cannot extract $tarball"
 	chroot_mounts
@@ -344,6 +351,16 @@ cmd_run()
 	append="$append panic=-1 softlockup_panic=1 hung_task_panic=1"
 	append="$append modprobe.blacklist=kvm_amd,kvm_intel,kvm,iTCO_wdt,ahci,pcspkr,i2c_i801,lpc_ich"
 	append="$append rootfstype=virtiofs root=rootfs ro init=$GUEST_INIT"
+	# init_on_alloc=1 is load-bearing, not hardening.  TCG keeps its
+	# translation of guest code per guest-physical page and drops it when
+	# the guest CPU writes the page; virtiofsd, another process, writes
+	# file data into guest pages behind TCG's back, and FUSE drops and
+	# re-reads a file's page cache on every open (no FOPEN_KEEP_CACHE
+	# with --cache=auto).  A recycled page then runs the code it held
+	# before: without zeroing pages on allocation (Debian's kernels do it,
+	# CONFIG_INIT_ON_ALLOC_DEFAULT_ON; x86_64_defconfig does not), nine
+	# programs in ten die in ld.so on the debug kernel.
+	append="$append init_on_alloc=1"
 	append="$append vserial.checkout=$CHECKOUT vserial.run=$RUN_DIR"
 	[ "$VM_LOAD" = 0 ] || append="$append vserial.load=$MODULES"
 	append="$append${VM_APPEND:+ $VM_APPEND}"
