@@ -185,6 +185,7 @@ struct vserial_dev {
 	unsigned long work_flags;
 #define VSERIAL_DRAIN_ALL	0	/* drain every kick-owned tx queue */
 	bool config_irq_pending;
+	bool dma_is_phys;	/* DMA addresses are physical addresses */
 };
 
 static inline struct vserial_dev *vserial_dev_of_vdpa(struct vdpa_device *vdpa)

@@ -11,7 +11,6 @@
  * memory limit.
  */
 
-#include <linux/dma-direct.h>
 #include <linux/err.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
@@ -21,27 +20,6 @@
 
 #include "vserial_mem.h"
 
-/*
- * The identity map: @iova is a DMA address the DMA API made for
- * @m->dma_dev, a device with no IOMMU and no DMA ops of its own, so
- * dma-direct made it, and dma-direct's inverse gives the page back (it
- * knows the bus offsets, dev->dma_range_map, and the SME bit).  An
- * address no range of the device covers, or one that does not come back
- * to itself, is not one the DMA API can have handed out.  One page at a
- * time: the DMA ranges need not be contiguous in physical memory.
- */
-static int vsm_translate_dma(const struct vsm *m, u64 iova, u64 len,
-			     phys_addr_t *pa, u64 *seg)
-{
-	phys_addr_t phys = dma_to_phys(m->dma_dev, iova);
-
-	if (phys == (phys_addr_t)-1 || phys_to_dma(m->dma_dev, phys) != iova)
-		return -EFAULT;
-	*pa = phys;
-	*seg = min_t(u64, len, PAGE_SIZE - offset_in_page(iova));
-	return 0;
-}
-
 /* Translate @iova; return the physical address and the contiguous length. */
 static int vsm_translate(const struct vsm *m, u64 iova, u64 len, bool write,
 			 phys_addr_t *pa, u64 *seg)
@@ -49,9 +27,11 @@ static int vsm_translate(const struct vsm *m, u64 iova, u64 len, bool write,
 	struct vhost_iotlb_map *map;
 
 	if (!m->iotlb) {
-		if (!m->dma_dev)
+		if (!m->pt_ok)
 			return -EFAULT;
-		return vsm_translate_dma(m, iova, len, pa, seg);
+		*pa = iova;
+		*seg = len;
+		return 0;
 	}
 
 	map = vhost_iotlb_itree_first(m->iotlb, iova, iova);

@@ -5,12 +5,10 @@
  * The lowest layer: how the device reaches the memory a driver gives it.
  * An IOVA is translated through the device's copy of the IOTLB (set by
  * vhost-vdpa: IOVA to pinned physical pages, each page held by a
- * reference of ours), or, while no map is set, taken as a DMA address
- * the kernel's DMA API made for the vDPA device and turned back into a
- * physical address by that API's own inverse (the identity map, for
- * virtio_vdpa).  This is the only file that looks into a vhost_iotlb or
- * uses dma_to_phys(), pfn_valid() and kmap_local_page(); the device core
- * only hands maps over.
+ * reference of ours), or, while no map is set, taken as a physical
+ * address (the identity map, for virtio_vdpa).  This is the only file
+ * that looks into a vhost_iotlb or uses pfn_valid() and
+ * kmap_local_page(); the device core only hands maps over.
  *
  * It knows nothing above it: no queue, no device, no lock.  The caller
  * keeps the map from changing while it copies (the device core's
@@ -21,20 +19,18 @@
 
 #include <linux/types.h>
 
-struct device;
 struct iov_iter;
 struct vhost_iotlb;
 
 /**
  * struct vsm - the guest memory a device reaches
  * @iotlb: the device's copy of the map, NULL for the identity map
- * @dma_dev: for the identity map, the device the driver's DMA addresses
- *	were made for (set only while the driver is in the kernel); NULL
- *	with @iotlb NULL: no IOVA is mapped at all
+ * @pt_ok: the identity map may be used (the driver is in the kernel);
+ *	without it and without @iotlb, no IOVA is mapped at all
  */
 struct vsm {
 	struct vhost_iotlb *iotlb;
-	struct device *dma_dev;
+	bool pt_ok;
 };
 
 /**

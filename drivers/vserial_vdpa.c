@@ -484,7 +484,7 @@ static void vserial_dev_do_reset(struct vserial_dev *vs)
 	vs->qh.features = 0;
 	vs->qh.driver_ok = false;
 	vs->qh.suspended = false;
-	vs->qh.mem.dma_dev = NULL;
+	vs->qh.mem.pt_ok = false;
 	spin_unlock(&vs->lock);
 	bitmap_zero(vs->irq_pending, vs->nvqs);
 	bitmap_zero(vs->drain_pending, vs->nvqs);
@@ -556,15 +556,15 @@ static void vserial_dev_resync_work(struct work_struct *work)
 }
 
 /*
- * Without a map, IOVAs are DMA addresses the kernel's DMA API made for
- * this device, and vserial_mem.c turns them back into pages with that
- * API's own inverse (the identity map).  That serves virtio_vdpa, which
- * maps its rings and buffers for vs->vdpa.dma_dev.  Any other driver --
- * vhost-vdpa, that is user space -- reaches guest memory only through
- * the map it installs; until it does, the device reaches no memory at
- * all.  The driver is known by its name, which is unique on the vdpa bus
- * (driver_register() refuses a second driver of a name): a driver we do
- * not know fails safe, with no memory.
+ * Without a map, IOVAs are taken as physical addresses (the identity
+ * map).  That serves virtio_vdpa, which maps its rings and buffers with
+ * the DMA API for vs->vdpa.dma_dev, if that API's addresses for the
+ * device are physical addresses (vserial_dev_dma_probe()).  Any other
+ * driver -- vhost-vdpa, that is user space -- reaches guest memory only
+ * through the map it installs; until it does, the device reaches no
+ * memory at all.  The driver is known by its name, which is unique on
+ * the vdpa bus (driver_register() refuses a second driver of a name): a
+ * driver we do not know fails safe, with no memory.
  */
 static bool vserial_dev_driver_in_kernel(struct vserial_dev *vs)
 {
@@ -574,21 +574,41 @@ static bool vserial_dev_driver_in_kernel(struct vserial_dev *vs)
 }
 
 /*
- * Under memory encryption (an SEV or TDX guest, an SME host) the DMA API
- * hands out buffers the CPU shares decrypted (bounced through swiotlb),
- * and the device, which is the CPU reading the page through the kernel's
- * encrypted mapping, would see ciphertext: the identity map is refused,
- * and with it FEATURES_OK for virtio_vdpa, which so fails to probe with
- * a clear error.  vhost-vdpa is not affected: its map holds the VMM's own
- * pages, which the kernel reads as the VMM does.
+ * Whether the DMA API's addresses for @dev are the physical addresses
+ * the identity map takes them for, asked of the API itself with one
+ * coherent page: an IOMMU, a bus offset, the SME bit or Xen's machine
+ * addresses would each show.  Under memory encryption (an SEV or TDX
+ * guest, an SME host) buffers may also be bounced through memory shared
+ * decrypted, which nothing here has proven the identity map right for:
+ * no, there too.
+ */
+static int vserial_dev_dma_probe(struct device *dev, bool *is_phys)
+{
+	dma_addr_t handle;
+	void *cpu;
+
+	*is_phys = false;
+	if (cc_platform_has(CC_ATTR_MEM_ENCRYPT))
+		return 0;
+	cpu = dma_alloc_coherent(dev, PAGE_SIZE, &handle, GFP_KERNEL);
+	if (!cpu)
+		return -ENOMEM;
+	*is_phys = !is_vmalloc_addr(cpu) && handle == virt_to_phys(cpu);
+	dma_free_coherent(dev, PAGE_SIZE, cpu, handle);
+	return 0;
+}
+
+/*
+ * virtio_vdpa on a device whose DMA addresses are not physical
+ * addresses is refused FEATURES_OK, and so fails to probe with a clear
+ * error.  vhost-vdpa is not affected: its map holds the VMM's own pages.
  */
 static bool vserial_dev_identity_refused(struct vserial_dev *vs)
 {
-	if (!vserial_dev_driver_in_kernel(vs) ||
-	    !cc_platform_has(CC_ATTR_MEM_ENCRYPT))
+	if (vs->dma_is_phys || !vserial_dev_driver_in_kernel(vs))
 		return false;
 	dev_warn(&vs->vdpa.dev,
-		 "memory encryption is on: virtio_vdpa's DMA buffers are out of reach; use vhost_vdpa\n");
+		 "DMA addresses are not physical addresses here (IOMMU, memory encryption): virtio_vdpa cannot use the device; vhost_vdpa can\n");
 	return true;
 }
 
@@ -604,22 +624,25 @@ static void vserial_dev_set_status(struct vdpa_device *vdpa, u8 status)
 		return;
 	}
 
-	if (status & VIRTIO_CONFIG_S_DRIVER_OK)
-		WRITE_ONCE(vs->qh.mem.dma_dev, vserial_dev_driver_in_kernel(vs) ?
-			   vs->vdpa.dma_dev : NULL);
-	refused = (status & VIRTIO_CONFIG_S_FEATURES_OK) &&
-		  !(READ_ONCE(vs->status) & VIRTIO_CONFIG_S_FEATURES_OK) &&
+	old = READ_ONCE(vs->status);
+	refused = (status & ~old & VIRTIO_CONFIG_S_FEATURES_OK) &&
 		  vserial_dev_identity_refused(vs);
 	trace_vserial_op(vs, VSERIAL_OP_SET_STATUS, -1, status);
 	dev_dbg(&vdpa->dev, "status %#x\n", status);
 
 	/*
 	 * Whether the rings go on from before a reset is decided before
-	 * anyone may use them: nothing runs on a queue before DRIVER_OK.
+	 * anyone may use them: nothing runs on a queue before DRIVER_OK,
+	 * nor reaches memory, so the identity map is given here too, once,
+	 * to an in-kernel driver whose FEATURES_OK was taken (reset takes
+	 * it away).
 	 */
-	old = READ_ONCE(vs->status);
-	if (status & ~old & VIRTIO_CONFIG_S_DRIVER_OK)
+	if (status & ~old & VIRTIO_CONFIG_S_DRIVER_OK) {
+		if ((old & VIRTIO_CONFIG_S_FEATURES_OK) &&
+		    vserial_dev_driver_in_kernel(vs))
+			WRITE_ONCE(vs->qh.mem.pt_ok, true);
 		vserial_dev_driver_ok(vs);
+	}
 
 	spin_lock_irqsave(&vs->lock, flags);
 	old = vs->status;
@@ -941,14 +964,14 @@ struct vserial_dev *vserial_dev_create(struct device *parent,
 	vs->nvqs = 2 * (max_nr_ports + 1);
 
 	/*
-	 * virtio_vdpa maps its rings and buffers for this device: no IOMMU
-	 * and no DMA ops, so dma-direct makes the addresses, and the
-	 * identity map (no vs->qh.mem.iotlb) translates them back with
-	 * dma-direct's inverse (vserial_mem.c).
+	 * virtio_vdpa maps its rings and buffers for this device; where
+	 * its DMA addresses are physical addresses, the identity map (no
+	 * vs->qh.mem.iotlb) takes them as they are.
 	 */
 	dev = &vs->vdpa.dev;
 	dev->dma_mask = &dev->coherent_dma_mask;
-	if (dma_set_mask_and_coherent(dev, DMA_BIT_MASK(64)))
+	if (dma_set_mask_and_coherent(dev, DMA_BIT_MASK(64)) ||
+	    vserial_dev_dma_probe(dev, &vs->dma_is_phys))
 		goto err;
 	vs->vdpa.dma_dev = dev;
 

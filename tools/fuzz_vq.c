@@ -65,7 +65,6 @@ static struct {
 	struct map maps[8];
 	int nmaps;
 	bool identity;		/* IOVA == PA */
-	struct device dma_dev;	/* the identity map's, no bus offset */
 	struct guest_ring r;	/* ring IOVAs; ring_pa: where it is */
 	u64 ring_pa;
 	bool ring_ok;		/* the ring lies in mapped memory at ring_pa */
@@ -138,10 +137,10 @@ static void setup_memory(struct in *in)
 	s.identity = false;
 	s.nmaps = 0;
 	s.host.mem.iotlb = NULL;
-	s.host.mem.dma_dev = NULL;
+	s.host.mem.pt_ok = false;
 	if (mode < 160) {
 		s.identity = true;
-		s.host.mem.dma_dev = &s.dma_dev;
+		s.host.mem.pt_ok = true;
 		arena_protect_all(VHOST_MAP_RW);
 		return;
 	}

@@ -24,7 +24,6 @@ struct fx {
 };
 
 static struct fx *broken_fx;
-static struct device fx_dma_dev = { .name = "vq_test" };
 
 static void fx_broken(struct vsq *vq)
 {
@@ -41,7 +40,7 @@ static void fx_init(struct fx *f, u16 idx, u32 num, u64 features)
 	arena_protect_all(VHOST_MAP_RW);
 	memset(f, 0, sizeof(*f));
 	broken_fx = f;
-	f->host.mem.dma_dev = &fx_dma_dev;
+	f->host.mem.pt_ok = true;
 	f->host.features = features | BIT_ULL(VIRTIO_F_VERSION_1);
 	f->host.driver_ok = true;
 	f->host.broken = fx_broken;
@@ -384,38 +383,9 @@ static void test_iotlb_permissions(void)
 
 	/* No map and the driver not in the kernel: nothing is mapped. */
 	fx_init(&f, 3, 8, 0);
-	f.host.mem.dma_dev = NULL;
+	f.host.mem.pt_ok = false;
 	post1(&f, 0, DATA, 8, 0);
 	CHECK(vsq_next_chain(&f.vq) == -EIO && f.broken == 1);
-}
-
-/*
- * The identity map is the DMA API's translation, not "DMA address =
- * physical address": with a bus offset, the rings and buffers are found
- * at their DMA addresses, and a physical address is nothing.
- */
-static void test_identity_dma(void)
-{
-	struct device bus = { .name = "bus", .dma_offset = 0x80000000ULL };
-	struct fx f;
-	char buf[8];
-
-	fx_init(&f, 3, 8, 0);
-	f.host.mem.dma_dev = &bus;
-	f.vq.desc_addr += bus.dma_offset;
-	f.vq.avail_addr += bus.dma_offset;
-	f.vq.used_addr += bus.dma_offset;
-	fill(DATA, "offset!!");
-	post1(&f, 0, DATA + bus.dma_offset, 8, 0);
-	CHECK(vsq_next_chain(&f.vq) == 1);
-	CHECK(vsq_chain_read(&f.vq, buf, 8) == 8 && !memcmp(buf, "offset!!", 8));
-	vsq_complete(&f.vq);
-	CHECK(vsq_publish(&f.vq) && gr_used_idx(&f.r) == 1);
-	/* Below the bus offset: no DMA address of this device. */
-	post1(&f, 1, DATA, 8, 0);
-	CHECK(vsq_next_chain(&f.vq) == 1);
-	CHECK(vsq_chain_read(&f.vq, buf, 8) == -EIO && f.broken == 1);
-	CHECK(!arena_leaks(buf, sizeof(buf)));
 }
 
 static void test_event_idx(void)
@@ -819,7 +789,6 @@ int main(void)
 		{ "direction_and_wrap", test_direction_and_wrap },
 		{ "index_wrap", test_index_wrap },
 		{ "iotlb_permissions", test_iotlb_permissions },
-		{ "identity_dma", test_identity_dma },
 		{ "event_idx", test_event_idx },
 		{ "reset_continue", test_reset_continue },
 		{ "fence_and_abandon", test_fence_and_abandon },

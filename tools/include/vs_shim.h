@@ -63,27 +63,10 @@ static inline bool is_power_of_2(unsigned long n)
 #define cpu_to_le32(x)	((__le32)(x))
 #define cpu_to_le64(x)	((__le64)(x))
 
-/*
- * A device: its name, and for the identity map the DMA API's translation
- * of it, a bus offset (what dev->dma_range_map gives a device whose bus
- * sees memory at another address; vq_test sets one).
- */
+/* Debug messages: printed with VS_SHIM_DEBUG=1 in the environment. */
 struct device {
 	const char *name;
-	u64 dma_offset;
 };
-
-static inline phys_addr_t dma_to_phys(struct device *dev, u64 dma)
-{
-	return dma < dev->dma_offset ? (phys_addr_t)-1 : dma - dev->dma_offset;
-}
-
-static inline u64 phys_to_dma(struct device *dev, phys_addr_t phys)
-{
-	return phys + dev->dma_offset;
-}
-
-/* Debug messages: printed with VS_SHIM_DEBUG=1 in the environment. */
 extern int vs_shim_debug;
 #define dev_dbg(dev, fmt, ...) \
 	do { if (vs_shim_debug) fprintf(stderr, fmt, ##__VA_ARGS__); } while (0)
