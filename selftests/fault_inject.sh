@@ -43,7 +43,6 @@ esac
 DEPTH=${FI_DEPTH:-12}
 FAR=2000000000		# "space" that no round uses up
 DBG=/sys/kernel/debug
-LOG=$(mktemp) || exit 1
 CFG=/sys/kernel/config/vdpa_vserial
 n=0
 failed=0
@@ -283,6 +282,7 @@ fi
 START=${range% *}
 END=${range#* }
 echo "# module text $START-$END, allocations within $DEPTH frames of it"
+LOG=$(mktemp) || exit 1		# step's output
 trap 'cleanup; rm -f "$LOG"' EXIT
 trap 'exit 1' INT TERM
 setup failslab
